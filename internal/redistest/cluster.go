@@ -1,0 +1,389 @@
+package redistest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ClusterNodes is a real Redis Cluster of 3 masters with 1 replica each,
+// on loopback ports. Its methods are safe for concurrent use.
+type ClusterNodes struct {
+	nodes []*Server // all six, masters first at creation
+}
+
+// slotRanges splits the 16384 slots over three masters.
+var slotRanges = [3][2]int{{0, 5460}, {5461, 10922}, {10923, 16383}}
+
+// Cluster returns a client for the Redis Cluster shared by the tests of
+// this binary, created on first use. It is returned only once every node
+// reports cluster_state:ok and all nodes agree on the slot map. The client
+// is closed when t ends. Keep keys under [Prefix]; tests that fail nodes
+// over or kill them use [StartCluster] instead.
+func Cluster(t testing.TB) *redis.ClusterClient {
+	t.Helper()
+	need(t)
+	shared.mu.Lock()
+	if shared.cluster == nil && shared.clustErr == nil {
+		// Hold the lock while building: a second caller must wait for the
+		// first cluster rather than build another one.
+		shared.cluster, shared.clustErr = startCluster()
+	}
+	c, err := shared.cluster, shared.clustErr
+	shared.mu.Unlock()
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	return c.Client(t)
+}
+
+// StartCluster creates a private Redis Cluster for t, stopped when t ends.
+func StartCluster(t testing.TB) *ClusterNodes {
+	t.Helper()
+	need(t)
+	c, err := startCluster()
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	t.Cleanup(func() {
+		for _, s := range c.nodes {
+			s.stop()
+		}
+	})
+	return c
+}
+
+func startCluster() (*ClusterNodes, error) {
+	c := &ClusterNodes{nodes: make([]*Server, 6)}
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	for i := range c.nodes {
+		wg.Go(func() { c.nodes[i], errs[i] = startServer(ServerOptions{cluster: true}) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		c.stopNodes()
+		return nil, err
+	}
+	if err := c.form(); err != nil {
+		c.stopNodes()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *ClusterNodes) stopNodes() {
+	for _, s := range c.nodes {
+		if s != nil {
+			s.stop()
+		}
+	}
+}
+
+// form assigns slots, joins the nodes and attaches one replica per master.
+func (c *ClusterNodes) form() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	clients := make([]*redis.Client, len(c.nodes))
+	for i, s := range c.nodes {
+		clients[i] = s.rawClient()
+		defer clients[i].Close()
+	}
+	ids := make([]string, len(c.nodes))
+	for i, cl := range clients {
+		id, err := cl.ClusterMyID(ctx).Result()
+		if err != nil {
+			return fmt.Errorf("redistest: cluster myid: %w", err)
+		}
+		ids[i] = id
+		c.nodes[i].id = id
+	}
+	for i, r := range slotRanges {
+		if err := clients[i].ClusterAddSlotsRange(ctx, r[0], r[1]).Err(); err != nil {
+			return fmt.Errorf("redistest: cluster addslotsrange: %w", err)
+		}
+	}
+	for _, s := range c.nodes[1:] {
+		if err := clients[0].ClusterMeet(ctx, "127.0.0.1", strconv.Itoa(s.port)).Err(); err != nil {
+			return fmt.Errorf("redistest: cluster meet: %w", err)
+		}
+	}
+	// Every node must know every other before replicas can attach.
+	err := waitFor(30*time.Second, func(ctx context.Context) error {
+		for i, cl := range clients {
+			nodes, err := cl.ClusterNodes(ctx).Result()
+			if err != nil {
+				return err
+			}
+			for _, id := range ids {
+				if !strings.Contains(nodes, id) || strings.Contains(nodes, "handshake") {
+					return fmt.Errorf("node %d does not know %s yet", i, id)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i := range 3 {
+		if err := clients[3+i].ClusterReplicate(ctx, ids[i]).Err(); err != nil {
+			return fmt.Errorf("redistest: cluster replicate: %w", err)
+		}
+	}
+	return c.waitStable(60*time.Second, true)
+}
+
+// waitStable waits until every live node reports cluster_state:ok, all agree
+// on the slot map, and (when replicas is true) every replica's link is up.
+func (c *ClusterNodes) waitStable(timeout time.Duration, replicas bool) error {
+	return waitFor(timeout, func(ctx context.Context) error {
+		var want string
+		masters := 0
+		for _, s := range c.live() {
+			cl := s.rawClient()
+			info, err := cl.ClusterInfo(ctx).Result()
+			if err != nil {
+				cl.Close()
+				return err
+			}
+			if !strings.Contains(info, "cluster_state:ok") {
+				cl.Close()
+				return fmt.Errorf("%s: cluster_state not ok", s.Addr())
+			}
+			m, err := slotMap(ctx, cl, replicas)
+			if err != nil {
+				cl.Close()
+				return err
+			}
+			if want == "" {
+				want = m
+			} else if m != want {
+				cl.Close()
+				return fmt.Errorf("%s disagrees on slots:\n%s\nvs\n%s", s.Addr(), m, want)
+			}
+			role, err := cl.Info(ctx, "replication").Result()
+			cl.Close()
+			if err != nil {
+				return err
+			}
+			switch {
+			case strings.Contains(role, "role:master"):
+				masters++
+			case replicas && !strings.Contains(role, "master_link_status:up"):
+				return fmt.Errorf("%s: replica link not up", s.Addr())
+			}
+		}
+		if masters < 3 {
+			return fmt.Errorf("only %d masters", masters)
+		}
+		return nil
+	})
+}
+
+// slotMap renders CLUSTER SLOTS as sorted "start-end master" lines. With
+// replicas, a range without a replica is an error and replicas are listed.
+func slotMap(ctx context.Context, cl *redis.Client, replicas bool) (string, error) {
+	slots, err := cl.ClusterSlots(ctx).Result()
+	if err != nil {
+		return "", err
+	}
+	lines := make([]string, 0, len(slots))
+	for _, s := range slots {
+		if len(s.Nodes) == 0 {
+			return "", errors.New("slot range without nodes")
+		}
+		line := fmt.Sprintf("%05d-%05d %s", s.Start, s.End, s.Nodes[0].Addr)
+		if replicas {
+			if len(s.Nodes) < 2 {
+				return "", fmt.Errorf("slots %d-%d have no replica yet", s.Start, s.End)
+			}
+			for _, n := range s.Nodes[1:] {
+				line += " " + n.Addr
+			}
+		}
+		lines = append(lines, line)
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n"), nil
+}
+
+func (c *ClusterNodes) live() []*Server {
+	var out []*Server
+	for _, s := range c.nodes {
+		s.mu.Lock()
+		ok := s.cmd != nil && !s.paused && !s.stopped && !isClosed(s.exited)
+		s.mu.Unlock()
+		if ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// Nodes returns all six servers of the cluster.
+func (c *ClusterNodes) Nodes() []*Server { return slices.Clone(c.nodes) }
+
+// Addrs returns the addresses of all six servers.
+func (c *ClusterNodes) Addrs() []string {
+	out := make([]string, len(c.nodes))
+	for i, s := range c.nodes {
+		out[i] = s.Addr()
+	}
+	return out
+}
+
+// Client returns a new cluster client for these nodes, closed when t ends.
+func (c *ClusterNodes) Client(t testing.TB) *redis.ClusterClient {
+	t.Helper()
+	cl := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
+	t.Cleanup(func() { _ = cl.Close() })
+	return cl
+}
+
+func (c *ClusterNodes) byAddr(addr string) *Server {
+	for _, s := range c.nodes {
+		if s.Addr() == addr {
+			return s
+		}
+	}
+	return nil
+}
+
+// MasterFor returns the server that currently serves key's hash slot.
+func (c *ClusterNodes) MasterFor(t testing.TB, key string) *Server {
+	t.Helper()
+	s, err := c.masterFor(key)
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	return s
+}
+
+func (c *ClusterNodes) masterFor(key string) (*Server, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, s := range c.live() {
+		cl := s.rawClient()
+		slot, err := cl.ClusterKeySlot(ctx, key).Result()
+		if err != nil {
+			cl.Close()
+			continue
+		}
+		slots, err := cl.ClusterSlots(ctx).Result()
+		cl.Close()
+		if err != nil {
+			continue
+		}
+		for _, r := range slots {
+			if int64(r.Start) <= slot && slot <= int64(r.End) && len(r.Nodes) > 0 {
+				if m := c.byAddr(r.Nodes[0].Addr); m != nil {
+					return m, nil
+				}
+			}
+		}
+	}
+	return nil, fmt.Errorf("redistest: no master found for key %q", key)
+}
+
+// ReplicaOf returns a replica of master.
+func (c *ClusterNodes) ReplicaOf(t testing.TB, master *Server) *Server {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	id := master.id
+	for _, s := range c.live() {
+		if s == master {
+			continue
+		}
+		rc := s.rawClient()
+		nodes, err := rc.ClusterNodes(ctx).Result()
+		rc.Close()
+		if err != nil {
+			continue
+		}
+		for line := range strings.SplitSeq(nodes, "\n") {
+			f := strings.Fields(line)
+			if len(f) > 3 && strings.Contains(f[2], "myself") && strings.Contains(f[2], "slave") && f[3] == id {
+				return s
+			}
+		}
+	}
+	t.Fatalf("redistest: no replica of %s", master.Addr())
+	return nil
+}
+
+// Failover promotes the replica of the master that serves key with CLUSTER
+// FAILOVER (FORCE when the master is down), waits until the cluster agrees,
+// then makes each given client reload its slot map and waits until it
+// routes key to the new master. It returns the new master.
+func (c *ClusterNodes) Failover(t testing.TB, key string, clients ...*redis.ClusterClient) *Server {
+	t.Helper()
+	old := c.MasterFor(t, key)
+	replica := c.ReplicaOf(t, old)
+	rc := replica.rawClient()
+	defer rc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	mode := ""
+	if !slices.Contains(c.live(), old) || old.ping() != nil {
+		mode = "FORCE"
+	}
+	args := []any{"cluster", "failover"}
+	if mode != "" {
+		args = append(args, mode)
+	}
+	if err := rc.Do(ctx, args...).Err(); err != nil {
+		t.Fatalf("redistest: cluster failover: %v", err)
+	}
+	err := waitFor(30*time.Second, func(ctx context.Context) error {
+		m, err := c.masterFor(key)
+		if err != nil {
+			return err
+		}
+		if m != replica {
+			return fmt.Errorf("%s still not master", replica.Addr())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("redistest: failover: %v", err)
+	}
+	if err := c.waitStable(30*time.Second, false); err != nil {
+		t.Fatalf("redistest: failover: %v", err)
+	}
+	for _, cl := range clients {
+		err := waitFor(30*time.Second, func(ctx context.Context) error {
+			cl.ReloadState(ctx)
+			m, err := cl.MasterForKey(ctx, key)
+			if err != nil {
+				return err
+			}
+			if addr := m.Options().Addr; addr != replica.Addr() {
+				return fmt.Errorf("client still routes %q to %s", key, addr)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("redistest: failover: %v", err)
+		}
+	}
+	return replica
+}
