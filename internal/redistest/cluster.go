@@ -189,28 +189,63 @@ func (c *ClusterNodes) waitStable(timeout time.Duration, replicas bool) error {
 	})
 }
 
-// slotMap renders CLUSTER SLOTS as sorted "start-end master" lines. With
-// replicas, a range without a replica is an error and replicas are listed.
+// shardsOf reads CLUSTER SHARDS from one node as, per slot-owning shard,
+// its slot ranges, its master's address and its healthy replicas' addresses.
+type shard struct {
+	slots    []redis.SlotRange
+	master   string
+	replicas []string
+}
+
+func shardsOf(ctx context.Context, cl *redis.Client) ([]shard, error) {
+	raw, err := cl.ClusterShards(ctx).Result()
+	if err != nil {
+		return nil, err
+	}
+	var out []shard
+	for _, r := range raw {
+		if len(r.Slots) == 0 {
+			continue
+		}
+		var sh shard
+		sh.slots = r.Slots
+		for _, n := range r.Nodes {
+			addr := fmt.Sprintf("%s:%d", n.IP, n.Port)
+			switch {
+			case n.Role == "master" && n.Health == "online":
+				sh.master = addr
+			case n.Role == "replica" && n.Health == "online":
+				sh.replicas = append(sh.replicas, addr)
+			}
+		}
+		out = append(out, sh)
+	}
+	return out, nil
+}
+
+// slotMap renders the shards as sorted "start-end master" lines. With
+// replicas, a shard without a healthy replica is an error and replicas are
+// listed.
 func slotMap(ctx context.Context, cl *redis.Client, replicas bool) (string, error) {
-	slots, err := cl.ClusterSlots(ctx).Result()
+	shards, err := shardsOf(ctx, cl)
 	if err != nil {
 		return "", err
 	}
-	lines := make([]string, 0, len(slots))
-	for _, s := range slots {
-		if len(s.Nodes) == 0 {
-			return "", errors.New("slot range without nodes")
+	var lines []string
+	for _, sh := range shards {
+		if sh.master == "" {
+			return "", errors.New("a shard has no healthy master")
 		}
-		line := fmt.Sprintf("%05d-%05d %s", s.Start, s.End, s.Nodes[0].Addr)
-		if replicas {
-			if len(s.Nodes) < 2 {
-				return "", fmt.Errorf("slots %d-%d have no replica yet", s.Start, s.End)
+		for _, r := range sh.slots {
+			line := fmt.Sprintf("%05d-%05d %s", r.Start, r.End, sh.master)
+			if replicas {
+				if len(sh.replicas) == 0 {
+					return "", fmt.Errorf("slots %d-%d have no replica yet", r.Start, r.End)
+				}
+				line += " " + strings.Join(slices.Sorted(slices.Values(sh.replicas)), " ")
 			}
-			for _, n := range s.Nodes[1:] {
-				line += " " + n.Addr
-			}
+			lines = append(lines, line)
 		}
-		lines = append(lines, line)
 	}
 	slices.Sort(lines)
 	return strings.Join(lines, "\n"), nil
@@ -287,15 +322,17 @@ func (c *ClusterNodes) masterFor(key string) (*Server, error) {
 			cl.Close()
 			continue
 		}
-		slots, err := cl.ClusterSlots(ctx).Result()
+		shards, err := shardsOf(ctx, cl)
 		cl.Close()
 		if err != nil {
 			continue
 		}
-		for _, r := range slots {
-			if int64(r.Start) <= slot && slot <= int64(r.End) && len(r.Nodes) > 0 {
-				if m := c.byAddr(r.Nodes[0].Addr); m != nil {
-					return m, nil
+		for _, sh := range shards {
+			for _, r := range sh.slots {
+				if r.Start <= slot && slot <= r.End {
+					if m := c.byAddr(sh.master); m != nil {
+						return m, nil
+					}
 				}
 			}
 		}

@@ -101,11 +101,11 @@ func TestCluster_StateOK(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, err)
-	shards, err := c.ClusterSlots(ctx).Result()
+	shards, err := c.ClusterShards(ctx).Result()
 	require.NoError(t, err)
 	for _, s := range shards {
 		masters++
-		assert.Len(t, s.Nodes, 2, "slots %d-%d: one master and one replica", s.Start, s.End)
+		assert.Len(t, s.Nodes, 2, "slots %v: one master and one replica", s.Slots)
 	}
 	assert.Equal(t, 3, masters)
 }
