@@ -20,6 +20,10 @@ type ClusterNodes struct {
 	nodes []*Server // all six, masters first at creation
 }
 
+// formTimeout bounds each phase of forming a cluster. It is generous: on a
+// loaded 2-core machine gossip and replica syncs can take tens of seconds.
+const formTimeout = 120 * time.Second
+
 // slotRanges splits the 16384 slots over three masters.
 var slotRanges = [3][2]int{{0, 5460}, {5461, 10922}, {10923, 16383}}
 
@@ -90,7 +94,7 @@ func (c *ClusterNodes) stopNodes() {
 
 // form assigns slots, joins the nodes and attaches one replica per master.
 func (c *ClusterNodes) form() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*formTimeout)
 	defer cancel()
 	clients := make([]*redis.Client, len(c.nodes))
 	for i, s := range c.nodes {
@@ -111,13 +115,27 @@ func (c *ClusterNodes) form() error {
 			return fmt.Errorf("redistest: cluster addslotsrange: %w", err)
 		}
 	}
-	for _, s := range c.nodes[1:] {
-		if err := clients[0].ClusterMeet(ctx, "127.0.0.1", strconv.Itoa(s.port)).Err(); err != nil {
-			return fmt.Errorf("redistest: cluster meet: %w", err)
+	meet := func(ctx context.Context) error {
+		for _, s := range c.nodes[1:] {
+			if err := clients[0].ClusterMeet(ctx, "127.0.0.1", strconv.Itoa(s.port)).Err(); err != nil {
+				return fmt.Errorf("redistest: cluster meet: %w", err)
+			}
 		}
+		return nil
 	}
-	// Every node must know every other before replicas can attach.
-	err := waitFor(30*time.Second, func(ctx context.Context) error {
+	if err := meet(ctx); err != nil {
+		return err
+	}
+	// Every node must know every other before replicas can attach. On a
+	// loaded machine the gossip can be slow, so MEET is repeated (it is
+	// idempotent) while waiting.
+	polls := 0
+	err := waitFor(formTimeout, func(ctx context.Context) error {
+		if polls++; polls%50 == 0 {
+			if err := meet(ctx); err != nil {
+				return err
+			}
+		}
 		for i, cl := range clients {
 			nodes, err := cl.ClusterNodes(ctx).Result()
 			if err != nil {
@@ -139,7 +157,7 @@ func (c *ClusterNodes) form() error {
 			return fmt.Errorf("redistest: cluster replicate: %w", err)
 		}
 	}
-	return c.waitStable(60*time.Second, true)
+	return c.waitStable(formTimeout, true)
 }
 
 // waitStable waits until every live node reports cluster_state:ok, all agree
@@ -390,7 +408,7 @@ func (c *ClusterNodes) Failover(t testing.TB, key string, clients ...*redis.Clus
 	if err := rc.Do(ctx, args...).Err(); err != nil {
 		t.Fatalf("redistest: cluster failover: %v", err)
 	}
-	err := waitFor(30*time.Second, func(ctx context.Context) error {
+	err := waitFor(formTimeout, func(ctx context.Context) error {
 		m, err := c.masterFor(key)
 		if err != nil {
 			return err
@@ -403,11 +421,11 @@ func (c *ClusterNodes) Failover(t testing.TB, key string, clients ...*redis.Clus
 	if err != nil {
 		t.Fatalf("redistest: failover: %v", err)
 	}
-	if err := c.waitStable(30*time.Second, false); err != nil {
+	if err := c.waitStable(formTimeout, false); err != nil {
 		t.Fatalf("redistest: failover: %v", err)
 	}
 	for _, cl := range clients {
-		err := waitFor(30*time.Second, func(ctx context.Context) error {
+		err := waitFor(formTimeout, func(ctx context.Context) error {
 			cl.ReloadState(ctx)
 			m, err := cl.MasterForKey(ctx, key)
 			if err != nil {
