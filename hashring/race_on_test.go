@@ -1,0 +1,5 @@
+//go:build race
+
+package hashring
+
+const raceEnabled = true
