@@ -196,6 +196,11 @@ func (c *ClusterNodes) waitStable(timeout time.Duration, replicas bool) error {
 			switch {
 			case strings.Contains(role, "role:master"):
 				masters++
+				// WAIT counts a replica only once its master has put it
+				// online (at its first REPLCONF ACK).
+				if replicas && !strings.Contains(role, "state=online") {
+					return fmt.Errorf("%s: no replica online yet", s.Addr())
+				}
 			case replicas && !strings.Contains(role, "master_link_status:up"):
 				return fmt.Errorf("%s: replica link not up", s.Addr())
 			}

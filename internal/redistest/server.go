@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -156,16 +157,30 @@ func (s *Server) ping() error {
 	return c.Ping(ctx).Err()
 }
 
+// waitReplicaLink waits until the replica reports its link up and the
+// master counts it as online: with diskless sync the master puts a replica
+// online only at its first REPLCONF ACK, up to a second later, and until
+// then WAIT does not count it.
 func (s *Server) waitReplicaLink() error {
 	c := s.rawClient()
 	defer c.Close()
-	return waitFor(15*time.Second, func(ctx context.Context) error {
+	m := s.opts.ReplicaOf.rawClient()
+	defer m.Close()
+	want := fmt.Sprintf("port=%d,state=online", s.port)
+	return waitFor(30*time.Second, func(ctx context.Context) error {
 		info, err := c.Info(ctx, "replication").Result()
 		if err != nil {
 			return err
 		}
-		if !bytes.Contains([]byte(info), []byte("master_link_status:up")) {
+		if !strings.Contains(info, "master_link_status:up") {
 			return errors.New("replication link not up")
+		}
+		minfo, err := m.Info(ctx, "replication").Result()
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(minfo, want) {
+			return errors.New("master does not count the replica as online yet")
 		}
 		return nil
 	})
