@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sinew-dev/sinew/breaker"
 )
@@ -38,20 +39,37 @@ type call struct {
 //
 // go-redis does not bound a read by the context's deadline unless the client was built with
 // ContextTimeoutEnabled. When it was (inline), the sender makes the round trip itself.
-// Otherwise each round trip runs on a goroutine of its own while its callers wait for their
-// reply or their context, whichever comes first. That goroutine ends when go-redis returns
-// (within the client's own timeouts), hands every call of its batch its reply, and only then
-// frees its round-trip slot, so a hung Redis never has more than maxInflight round trips
-// pending from one limiter.
+// Otherwise each round trip runs on a sender goroutine while its callers wait for their reply
+// or their context, whichever comes first. The senders are long-lived, at most maxInflight of
+// them, started on demand and ended after workerIdle without work or by close: handing a
+// round trip to a waiting sender costs a third of starting a goroutine for it. A sender ends
+// its round trip when go-redis returns (within the client's own timeouts), hands every call of
+// its batch its reply, and only then frees its round-trip slot, so a hung Redis never has more
+// than maxInflight round trips pending from one limiter.
 type batcher struct {
 	l        *Redis
 	maxBatch int
 	inline   bool // the client bounds reads by the context's deadline: no goroutine needed
 
+	work chan roundTrip // unbuffered: a send succeeds only when a sender waits for work
+	quit chan struct{}  // closed by close
+	wg   sync.WaitGroup // the senders
+
 	mu       sync.Mutex
 	inflight int     // round trips in flight
 	queue    []*call // oldest first
+	senders  int     // sender goroutines running
+	closed   bool    // close was called: no more senders
 }
+
+// roundTrip is a batch to send within ctx.
+type roundTrip struct {
+	ctx   context.Context
+	batch []*call
+}
+
+// workerIdle is how long a sender goroutine waits for work before it ends.
+const workerIdle = time.Second
 
 // do decides n events on keys within ctx and returns the script's reply for them.
 func (b *batcher) do(ctx context.Context, keys []string, n int) ([]int64, error) {
@@ -109,14 +127,30 @@ func (c *call) giveUp(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// send makes one round trip for batch, whose first call is c, on a goroutine of its own, and
-// waits for c's reply or ctx. The caller holds a round-trip slot, which the round trip frees.
+// send makes one round trip for batch, whose first call is c, and waits for c's reply or ctx.
+// The caller holds a round-trip slot, which the round trip frees. Unless the client bounds
+// reads by the context, the round trip runs on a sender goroutine.
 func (b *batcher) send(ctx context.Context, c *call, batch []*call) ([]int64, error) {
 	if b.inline {
-		b.roundTrip(ctx, batch)
+		b.exchange(ctx, batch)
 		return c.reply, c.err
 	}
-	go b.roundTrip(ctx, batch)
+	rt := roundTrip{ctx, batch}
+	select {
+	case b.work <- rt: // a sender was waiting
+	default:
+		b.mu.Lock()
+		if b.closed || b.senders == maxInflight {
+			// closed, or every sender is between two round trips: one goroutine for this one
+			b.mu.Unlock()
+			go b.exchange(rt.ctx, rt.batch)
+			break
+		}
+		b.senders++
+		b.wg.Add(1)
+		b.mu.Unlock()
+		go b.sender(rt)
+	}
 	select {
 	case <-c.done:
 		return c.reply, c.err
@@ -125,8 +159,41 @@ func (b *batcher) send(ctx context.Context, c *call, batch []*call) ([]int64, er
 	}
 }
 
-// roundTrip sends batch, hands each call its reply and frees the round-trip slot.
-func (b *batcher) roundTrip(ctx context.Context, batch []*call) {
+// sender makes round trip rt and then those handed to it, until it has waited workerIdle for
+// work or the batcher is closed.
+func (b *batcher) sender(rt roundTrip) {
+	defer b.wg.Done()
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		b.exchange(rt.ctx, rt.batch)
+		idle.Reset(workerIdle)
+		select {
+		case rt = <-b.work:
+			continue
+		case <-idle.C:
+		case <-b.quit:
+		}
+		b.mu.Lock()
+		b.senders--
+		b.mu.Unlock()
+		return
+	}
+}
+
+// close ends the sender goroutines, waiting for a round trip in progress.
+func (b *batcher) close() {
+	b.mu.Lock()
+	if !b.closed {
+		b.closed = true
+		close(b.quit)
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
+}
+
+// exchange sends batch, hands each call its reply and frees the round-trip slot.
+func (b *batcher) exchange(ctx context.Context, batch []*call) {
 	b.l.exchange(ctx, batch)
 	for _, o := range batch {
 		if o.reported.CompareAndSwap(false, true) {

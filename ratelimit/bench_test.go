@@ -16,42 +16,53 @@ import (
 )
 
 // BenchmarkMemoryAllow measures the in-memory limiter on one key and on 1024 keys in parallel,
-// with one limit and with two.
+// with one limit and with two, reading the system clock on every decision (clock=system) or a
+// coarse clock refreshed every millisecond (clock=coarse, [ratelimit.MemoryOptions.Tick]).
 func BenchmarkMemoryAllow(b *testing.B) {
 	keys := make([]string, 1024)
 	for i := range keys {
 		keys[i] = "user:" + strconv.Itoa(i)
 	}
 	ctx := context.Background()
-	for _, nl := range []int{1, 2} {
-		limits := []ratelimit.Limit{ratelimit.PerSecond(1 << 30), ratelimit.PerHour(1 << 30)}[:nl]
-		b.Run("impl=memory/limits="+strconv.Itoa(nl)+"/mode=serial", func(b *testing.B) {
-			l := ratelimit.NewMemory(limits, ratelimit.MemoryOptions{})
-			b.ReportAllocs()
-			cpu0 := cpuTime()
-			for b.Loop() {
-				_, _ = l.Allow(ctx, "user:42")
-			}
-			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
-		})
-		b.Run("impl=memory/limits="+strconv.Itoa(nl)+"/mode=parallel", func(b *testing.B) {
-			l := ratelimit.NewMemory(limits, ratelimit.MemoryOptions{})
-			var seq atomic.Int64
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				i := int(seq.Add(1)) * 97
-				for pb.Next() {
-					i++
-					_, _ = l.Allow(ctx, keys[i&1023])
+	for _, clock := range []struct {
+		name string
+		tick time.Duration
+	}{{"system", 0}, {"coarse", time.Millisecond}} {
+		for _, nl := range []int{1, 2} {
+			limits := []ratelimit.Limit{ratelimit.PerSecond(1 << 30), ratelimit.PerHour(1 << 30)}[:nl]
+			opts := ratelimit.MemoryOptions{Tick: clock.tick}
+			name := "impl=memory/clock=" + clock.name + "/limits=" + strconv.Itoa(nl)
+			b.Run(name+"/mode=serial", func(b *testing.B) {
+				l := ratelimit.NewMemory(limits, opts)
+				defer func() { _ = l.Close() }()
+				b.ReportAllocs()
+				cpu0 := cpuTime()
+				for b.Loop() {
+					_, _ = l.Allow(ctx, "user:42")
 				}
+				b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 			})
-		})
+			b.Run(name+"/mode=parallel", func(b *testing.B) {
+				l := ratelimit.NewMemory(limits, opts)
+				defer func() { _ = l.Close() }()
+				var seq atomic.Int64
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					i := int(seq.Add(1)) * 97
+					for pb.Next() {
+						i++
+						_, _ = l.Allow(ctx, keys[i&1023])
+					}
+				})
+			})
+		}
 	}
 }
 
 // BenchmarkRedisAllow measures the Redis limiter on the standalone test server, serially and
 // from 64 goroutines, with a client that bounds reads by the context (ctxclient=true: the
-// round trip runs on the caller's goroutine) and with a default client.
+// round trip runs on the caller's goroutine) and with a default client (round trips on the
+// limiter's sender goroutines).
 func BenchmarkRedisAllow(b *testing.B) {
 	ctx := context.Background()
 	for _, ctxClient := range []bool{true, false} {
@@ -67,6 +78,7 @@ func BenchmarkRedisAllow(b *testing.B) {
 				// between calls, as under real limits
 				l := ratelimit.NewRedis(rdb, []ratelimit.Limit{{Rate: 10, Period: time.Second, Burst: 1 << 30}},
 					ratelimit.RedisOptions{Prefix: redistest.Prefix(b), Budget: 5 * time.Second})
+				b.Cleanup(func() { _ = l.Close() })
 				b.ReportAllocs()
 				var seq atomic.Int64
 				if par == 0 {

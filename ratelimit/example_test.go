@@ -43,6 +43,24 @@ func ExampleMemory_AllowNAt() {
 	// 500ms true 0s
 }
 
+// A hot in-memory limiter on a 1 ms coarse clock, counting in tokens: the coarse clock saves a
+// system-clock read per decision, and Close stops its goroutine.
+func ExampleMemoryOptions_tick() {
+	l := ratelimit.NewMemory([]ratelimit.Limit{ratelimit.PerMinute(100).WithBurst(3)},
+		ratelimit.MemoryOptions{Algorithm: ratelimit.TokenBucket, Tick: time.Millisecond})
+	defer l.Close()
+	ctx := context.Background()
+	for range 4 {
+		r, _ := l.Allow(ctx, "api-key-1")
+		fmt.Println(r.Allowed, r.Remaining)
+	}
+	// Output:
+	// true 2
+	// true 1
+	// true 0
+	// false 0
+}
+
 func ExampleNewRedis() {
 	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379", ContextTimeoutEnabled: true})
 	defer rdb.Close()

@@ -124,8 +124,8 @@ type Limiter interface {
 // Errors returned by limiters.
 var (
 	// ErrExceedsBurst is returned by AllowN and WaitN when n is larger than the smallest
-	// capacity (the burst under GCRA, the rate under the window algorithms): such a request
-	// could never be admitted.
+	// capacity (the burst under GCRA and the token bucket, the rate under the window
+	// algorithms): such a request could never be admitted.
 	ErrExceedsBurst = errors.New("ratelimit: n exceeds burst")
 	// ErrWouldExceedDeadline is returned by WaitN when the request could only be admitted after
 	// the context's deadline. It matches [context.DeadlineExceeded] with errors.Is.

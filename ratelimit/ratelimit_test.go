@@ -2,6 +2,7 @@ package ratelimit_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,25 +24,29 @@ type backend struct {
 	new  func(t *testing.T, limits []ratelimit.Limit) ratelimit.Limiter
 }
 
-// redisBackends are the Redis limiters: standalone and Cluster.
+// redisBackends are the Redis limiters, standalone and Cluster, under GCRA and the token
+// bucket (which decide alike).
 func redisBackends() []backend {
-	return []backend{
-		{"redis=standalone", func(t *testing.T, limits []ratelimit.Limit) ratelimit.Limiter {
-			return ratelimit.NewRedis(redistest.Standalone(t), limits,
-				ratelimit.RedisOptions{Prefix: redistest.Prefix(t), Budget: 5 * time.Second})
-		}},
-		{"redis=cluster", func(t *testing.T, limits []ratelimit.Limit) ratelimit.Limiter {
-			return ratelimit.NewRedis(redistest.Cluster(t), limits,
-				ratelimit.RedisOptions{Prefix: redistest.Prefix(t), Budget: 5 * time.Second})
-		}},
+	var out []backend
+	for _, b := range allBackends() {
+		if strings.Contains(b.name, "/redis=") {
+			out = append(out, b)
+		}
 	}
+	return out
 }
 
-// allBackends adds the in-memory limiter to the Redis ones.
+// allBackends are GCRA and the token bucket, which make the same decisions, on every backend:
+// in memory with each clock, and on Redis standalone and Cluster.
 func allBackends() []backend {
-	return append([]backend{{"memory", func(t *testing.T, limits []ratelimit.Limit) ratelimit.Limiter {
-		return ratelimit.NewMemory(limits, ratelimit.MemoryOptions{})
-	}}}, redisBackends()...)
+	var out []backend
+	for _, algo := range []ratelimit.Algorithm{ratelimit.GCRA, ratelimit.TokenBucket} {
+		for _, b := range algoBackends(algo) {
+			b.name = "algo=" + algo.String() + "/" + b.name
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // near asserts that got is within tol of want.
@@ -174,7 +179,7 @@ func TestLimiter_BindingLimitIsFewestRemaining(t *testing.T) {
 // everyBackend is every algorithm on every backend.
 func everyBackend() []backend {
 	var out []backend
-	for _, algo := range []ratelimit.Algorithm{ratelimit.GCRA, ratelimit.SlidingWindow, ratelimit.FixedWindow} {
+	for _, algo := range []ratelimit.Algorithm{ratelimit.GCRA, ratelimit.TokenBucket, ratelimit.SlidingWindow, ratelimit.FixedWindow} {
 		for _, b := range algoBackends(algo) {
 			b.name = "algo=" + algo.String() + "/" + b.name
 			out = append(out, b)
@@ -269,13 +274,13 @@ func TestLimiter_DayPeriodTTL(t *testing.T) {
 
 // clientOf returns a plain client on the backend's server, for inspecting keys.
 func clientOf(t *testing.T, b backend) redis.Cmdable {
-	switch b.name {
-	case "memory":
-		return nil
-	case "redis=cluster":
+	switch {
+	case strings.HasSuffix(b.name, "redis=cluster"):
 		return redistest.Cluster(t)
+	case strings.HasSuffix(b.name, "redis=standalone"):
+		return redistest.Standalone(t)
 	}
-	return redistest.Standalone(t)
+	return nil
 }
 
 // assertTTLs checks that every key of key either does not exist or has a TTL.
@@ -369,9 +374,9 @@ func redisSlot(key string) string {
 // decisions continue from Redis, with no error and no fallback.
 func TestRedis_ScriptFlush(t *testing.T) {
 	ctx := context.Background()
-	flushers := map[string]func(){
-		"redis=standalone": func() { require.NoError(t, redistest.Standalone(t).ScriptFlush(ctx).Err()) },
-		"redis=cluster": func() {
+	flushers := map[bool]func(){
+		false: func() { require.NoError(t, redistest.Standalone(t).ScriptFlush(ctx).Err()) },
+		true: func() {
 			require.NoError(t, redistest.Cluster(t).ForEachShard(ctx, func(ctx context.Context, c *redis.Client) error {
 				return c.ScriptFlush(ctx).Err()
 			}))
@@ -381,18 +386,20 @@ func TestRedis_ScriptFlush(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			var errs atomic.Int64
 			limits := []ratelimit.Limit{ratelimit.PerHour(1000)}
-			var l *ratelimit.Redis
-			if b.name == "redis=cluster" {
-				l = ratelimit.NewRedis(redistest.Cluster(t), limits, ratelimit.RedisOptions{
-					Prefix: redistest.Prefix(t), Budget: 5 * time.Second,
-					Hooks: ratelimit.Hooks{OnError: func(string, error) { errs.Add(1) }}})
-			} else {
-				l = ratelimit.NewRedis(redistest.Standalone(t), limits, ratelimit.RedisOptions{
-					Prefix: redistest.Prefix(t), Budget: 5 * time.Second,
-					Hooks: ratelimit.Hooks{OnError: func(string, error) { errs.Add(1) }}})
+			cluster := strings.HasSuffix(b.name, "redis=cluster")
+			var client ratelimit.Client = redistest.Standalone(t)
+			if cluster {
+				client = redistest.Cluster(t)
 			}
+			algo := ratelimit.GCRA
+			if strings.HasPrefix(b.name, "algo=token-bucket/") {
+				algo = ratelimit.TokenBucket
+			}
+			l := ratelimit.NewRedis(client, limits, ratelimit.RedisOptions{
+				Prefix: redistest.Prefix(t), Budget: 5 * time.Second, Algorithm: algo,
+				Hooks: ratelimit.Hooks{OnError: func(string, error) { errs.Add(1) }}})
 			for i := range 3 {
-				flushers[b.name]()
+				flushers[cluster]()
 				r, err := l.Allow(ctx, "k")
 				require.NoError(t, err)
 				assert.True(t, r.Allowed)
@@ -400,7 +407,7 @@ func TestRedis_ScriptFlush(t *testing.T) {
 				assert.Equal(t, 999-i, r.Remaining)
 			}
 			// batched: many concurrent calls after a flush
-			flushers[b.name]()
+			flushers[cluster]()
 			var wg sync.WaitGroup
 			var fallbacks atomic.Int64
 			for i := range 64 {

@@ -2,6 +2,7 @@ package ratelimit_test
 
 import (
 	"context"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,7 +40,8 @@ func newClients(t *testing.T, cluster bool, n int) []ratelimit.Client {
 }
 
 // TestRedis_Exactness hammers one key from 4 clients × 64 goroutines and checks that no more
-// than burst + rate × elapsed events were admitted under every limit, and nearly that many.
+// than burst + rate × elapsed events were admitted under every limit, and nearly that many,
+// under GCRA and under the token bucket.
 func TestRedis_Exactness(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -48,57 +50,63 @@ func TestRedis_Exactness(t *testing.T) {
 		{"gcra", []ratelimit.Limit{ratelimit.Every(200, time.Second).WithBurst(20)}},
 		{"multi", []ratelimit.Limit{ratelimit.Every(1000, time.Second).WithBurst(10), ratelimit.PerMinute(60)}},
 	}
-	for _, server := range []string{"standalone", "cluster"} {
-		for _, tc := range cases {
-			t.Run("redis="+server+"/limits="+tc.name, func(t *testing.T) {
-				prefix := redistest.Prefix(t)
-				var admitted, fallbacks, failures atomic.Int64
-				var wg sync.WaitGroup
-				ctx := context.Background()
-				var limiters []*ratelimit.Redis
-				for _, c := range newClients(t, server == "cluster", 4) {
-					l := ratelimit.NewRedis(c, tc.limits, ratelimit.RedisOptions{Prefix: prefix, Budget: 10 * time.Second})
-					_, err := l.AllowN(ctx, "hot", 0) // connect; consumes nothing
-					require.NoError(t, err)
-					limiters = append(limiters, l)
-				}
-				start := time.Now()
-				stop := start.Add(300 * time.Millisecond)
-				for _, l := range limiters {
-					for range 64 {
-						wg.Go(func() {
-							for time.Now().Before(stop) {
-								r, err := l.Allow(ctx, "hot")
-								switch {
-								case err != nil:
-									failures.Add(1)
-								case r.Fallback:
-									fallbacks.Add(1)
-								case r.Allowed:
-									admitted.Add(1)
-								}
-							}
-						})
-					}
-				}
-				wg.Wait()
-				elapsed := time.Since(start)
-				require.Zero(t, failures.Load())
-				require.Zero(t, fallbacks.Load())
-				bound := int64(1 << 62)
-				for _, l := range tc.limits {
-					b := int64(l.Burst) + int64(l.Rate)*int64(elapsed)/int64(l.Period)
-					if l.Burst == 0 {
-						b += int64(l.Rate)
-					}
-					bound = min(bound, b)
-				}
-				t.Logf("admitted %d in %v, bound %d", admitted.Load(), elapsed, bound)
-				assert.LessOrEqual(t, admitted.Load(), bound)
-				assert.GreaterOrEqual(t, admitted.Load(), bound/2, "the limit is used, not starved")
-			})
+	for _, algo := range []ratelimit.Algorithm{ratelimit.GCRA, ratelimit.TokenBucket} {
+		for _, server := range []string{"standalone", "cluster"} {
+			for _, tc := range cases {
+				testExactness(t, algo, server, tc.limits, tc.name)
+			}
 		}
 	}
+}
+
+func testExactness(t *testing.T, algo ratelimit.Algorithm, server string, limits []ratelimit.Limit, name string) {
+	t.Run("algo="+algo.String()+"/redis="+server+"/limits="+name, func(t *testing.T) {
+		prefix := redistest.Prefix(t)
+		var admitted, fallbacks, failures atomic.Int64
+		var wg sync.WaitGroup
+		ctx := context.Background()
+		var limiters []*ratelimit.Redis
+		for _, c := range newClients(t, server == "cluster", 4) {
+			l := ratelimit.NewRedis(c, limits, ratelimit.RedisOptions{Prefix: prefix, Budget: 10 * time.Second, Algorithm: algo})
+			_, err := l.AllowN(ctx, "hot", 0) // connect; consumes nothing
+			require.NoError(t, err)
+			limiters = append(limiters, l)
+		}
+		start := time.Now()
+		stop := start.Add(300 * time.Millisecond)
+		for _, l := range limiters {
+			for range 64 {
+				wg.Go(func() {
+					for time.Now().Before(stop) {
+						r, err := l.Allow(ctx, "hot")
+						switch {
+						case err != nil:
+							failures.Add(1)
+						case r.Fallback:
+							fallbacks.Add(1)
+						case r.Allowed:
+							admitted.Add(1)
+						}
+					}
+				})
+			}
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		require.Zero(t, failures.Load())
+		require.Zero(t, fallbacks.Load())
+		bound := int64(1 << 62)
+		for _, l := range limits {
+			b := int64(l.Burst) + int64(l.Rate)*int64(elapsed)/int64(l.Period)
+			if l.Burst == 0 {
+				b += int64(l.Rate)
+			}
+			bound = min(bound, b)
+		}
+		t.Logf("admitted %d in %v, bound %d", admitted.Load(), elapsed, bound)
+		assert.LessOrEqual(t, admitted.Load(), bound)
+		assert.GreaterOrEqual(t, admitted.Load(), bound/2, "the limit is used, not starved")
+	})
 }
 
 // TestRedis_PausedServer black-holes Redis: every decision, queued or not, comes back within
@@ -357,4 +365,56 @@ func TestRedis_Batching(t *testing.T) {
 	}
 	t.Logf("%d decisions in %d script calls", 128*20, calls)
 	assert.Less(t, calls, 128*20/2, "decisions were batched")
+}
+
+// senderGoroutines counts the goroutines a Redis limiter keeps for round trips.
+func senderGoroutines() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	return strings.Count(string(buf), "created by github.com/sinew-dev/sinew/ratelimit.(*batcher).send")
+}
+
+// TestRedis_CloseStopsSenders: with a client that does not bound reads by the context, round
+// trips run on long-lived sender goroutines, at most 2, which Close ends; decisions after Close
+// still work. With ContextTimeoutEnabled no goroutine is started.
+func TestRedis_CloseStopsSenders(t *testing.T) {
+	ctx := context.Background()
+	addr := redistest.Standalone(t).Options().Addr
+	for _, ctxTimeout := range []bool{false, true} {
+		t.Run("ContextTimeoutEnabled="+strconv.FormatBool(ctxTimeout), func(t *testing.T) {
+			c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: ctxTimeout})
+			t.Cleanup(func() { _ = c.Close() })
+			before := senderGoroutines()
+			l := ratelimit.NewRedis(c, []ratelimit.Limit{ratelimit.PerHour(1000)},
+				ratelimit.RedisOptions{Prefix: redistest.Prefix(t), Budget: 5 * time.Second})
+			var wg sync.WaitGroup
+			for range 16 {
+				wg.Go(func() {
+					for range 10 {
+						r, err := l.Allow(ctx, "k")
+						assert.NoError(t, err)
+						assert.False(t, r.Fallback)
+					}
+				})
+			}
+			wg.Wait()
+			running := senderGoroutines() - before
+			if ctxTimeout {
+				assert.Zero(t, running)
+			} else {
+				assert.Positive(t, running)
+				assert.LessOrEqual(t, running, 2)
+			}
+			require.NoError(t, l.Close())
+			for i := 0; i < 1000 && senderGoroutines() != before; i++ {
+				time.Sleep(time.Millisecond) // Close waited; let the goroutines leave the scheduler
+			}
+			assert.Equal(t, before, senderGoroutines(), "Close ended the senders")
+			r, err := l.Allow(ctx, "k")
+			require.NoError(t, err)
+			assert.True(t, r.Allowed)
+			assert.False(t, r.Fallback, "a closed limiter still decides on Redis")
+			require.NoError(t, l.Close(), "Close is idempotent")
+		})
+	}
 }

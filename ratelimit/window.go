@@ -26,9 +26,19 @@ const (
 	// epoch on Redis, to the limiter's creation in memory) and admits at most Rate per window.
 	// Burst is ignored.
 	FixedWindow
+	// TokenBucket is a bucket of Burst tokens, full at first, refilled continuously at Rate
+	// tokens per Period; n events are admitted when n tokens are in the bucket, and take
+	// them. It makes the same decisions as GCRA for the same limits (both admit at most
+	// Burst + Rate×T/Period events over any span T) and reports the same Results; only the
+	// state differs: per limit, the tokens left and the time of the last refill (in Redis a
+	// hash {t: tokens, ts: µs}) instead of GCRA's single timestamp. In Redis the tokens are a
+	// float, and a request short of its tokens by less than 10⁻⁹ (the rounding of the refill
+	// division) is admitted, the shortfall carried over. Choose it when you think and monitor
+	// in tokens; GCRA keeps one value per limit and is the default.
+	TokenBucket
 )
 
-// String returns "gcra", "sliding-window" or "fixed-window".
+// String returns "gcra", "sliding-window", "fixed-window" or "token-bucket".
 func (a Algorithm) String() string {
 	switch a {
 	case GCRA:
@@ -37,14 +47,16 @@ func (a Algorithm) String() string {
 		return "sliding-window"
 	case FixedWindow:
 		return "fixed-window"
+	case TokenBucket:
+		return "token-bucket"
 	}
 	return "Algorithm(" + strconv.Itoa(int(a)) + ")"
 }
 
-// capacity returns the most events one decision may ask under algo: the burst for GCRA, the
-// rate for the windows.
+// capacity returns the most events one decision may ask under algo: the burst for GCRA and
+// the token bucket, the rate for the windows.
 func capacity(l Limit, algo Algorithm) int {
-	if algo == GCRA {
+	if algo == GCRA || algo == TokenBucket {
 		return l.burst()
 	}
 	return l.Rate

@@ -17,7 +17,8 @@ import (
 
 var windowAlgos = []ratelimit.Algorithm{ratelimit.SlidingWindow, ratelimit.FixedWindow}
 
-// algoBackends are the three backends with the given algorithm.
+// algoBackends are the backends with the given algorithm: in memory with the system clock
+// and with a coarse clock, and Redis standalone and Cluster.
 func algoBackends(algo ratelimit.Algorithm) []backend {
 	redisWith := func(c func(t *testing.T) ratelimit.Client) func(t *testing.T, limits []ratelimit.Limit) ratelimit.Limiter {
 		return func(t *testing.T, limits []ratelimit.Limit) ratelimit.Limiter {
@@ -29,6 +30,11 @@ func algoBackends(algo ratelimit.Algorithm) []backend {
 	return []backend{
 		{"memory", func(t *testing.T, limits []ratelimit.Limit) ratelimit.Limiter {
 			return ratelimit.NewMemory(limits, ratelimit.MemoryOptions{Algorithm: algo})
+		}},
+		{"memory=coarse", func(t *testing.T, limits []ratelimit.Limit) ratelimit.Limiter {
+			m := ratelimit.NewMemory(limits, ratelimit.MemoryOptions{Algorithm: algo, Tick: time.Millisecond})
+			t.Cleanup(func() { _ = m.Close() })
+			return m
 		}},
 		{"redis=standalone", redisWith(func(t *testing.T) ratelimit.Client { return redistest.Standalone(t) })},
 		{"redis=cluster", redisWith(func(t *testing.T) ratelimit.Client { return redistest.Cluster(t) })},
@@ -170,7 +176,7 @@ func TestRedis_WindowExactness(t *testing.T) {
 
 func TestRedis_WindowTTL(t *testing.T) {
 	for _, algo := range windowAlgos {
-		for _, b := range algoBackends(algo)[1:] {
+		for _, b := range algoBackends(algo)[2:] {
 			t.Run("algo="+algo.String()+"/"+b.name, func(t *testing.T) {
 				ctx := context.Background()
 				c := clientOf(t, b)

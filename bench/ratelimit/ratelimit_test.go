@@ -3,8 +3,8 @@
 // time (serial) and 64 goroutines at once (parallel=64). Both are GCRA in one Lua script; sinew
 // pipelines concurrent calls automatically. All use a default go-redis client, except
 // impl=sinew-ctxclient, whose client has ContextTimeoutEnabled: sinew then makes the round trip
-// on the calling goroutine instead of a goroutine of its own (go-redis bounds the read by the
-// budget). The in-memory limiter is measured alongside.
+// on the calling goroutine instead of handing it to one of its sender goroutines (go-redis
+// bounds the read by the budget). The in-memory limiter is measured alongside.
 //
 //	cd bench && go test -run '^$' -bench . -benchmem -count 6 ./ratelimit/ | tee ratelimit.txt
 //	benchstat -col /impl ratelimit.txt
@@ -55,6 +55,7 @@ var impls = []impl{
 		ctxRDB := redis.NewClient(&redis.Options{Addr: rdb.Options().Addr, ContextTimeoutEnabled: true})
 		b.Cleanup(func() { _ = ctxRDB.Close() })
 		l := ratelimit.NewRedis(ctxRDB, []ratelimit.Limit{benchLimit}, ratelimit.RedisOptions{Prefix: prefix, Budget: 5 * time.Second, Hooks: ratelimit.Hooks{OnError: func(_ string, err error) { b.Log("redis error: ", err) }}})
+		b.Cleanup(func() { _ = l.Close() })
 		return func(ctx context.Context, key string) (bool, error) {
 			r, err := l.Allow(ctx, key)
 			if r.Fallback {
@@ -65,6 +66,7 @@ var impls = []impl{
 	}},
 	{"sinew", func(b *testing.B, rdb *redis.Client, prefix string) allow {
 		l := ratelimit.NewRedis(rdb, []ratelimit.Limit{benchLimit}, ratelimit.RedisOptions{Prefix: prefix, Budget: 5 * time.Second, Hooks: ratelimit.Hooks{OnError: func(_ string, err error) { b.Log("redis error: ", err) }}})
+		b.Cleanup(func() { _ = l.Close() })
 		return func(ctx context.Context, key string) (bool, error) {
 			r, err := l.Allow(ctx, key)
 			if r.Fallback {
@@ -126,28 +128,37 @@ func BenchmarkRedisAllow(b *testing.B) {
 	}
 }
 
-// BenchmarkMemoryAllow measures sinew's in-memory limiter: one key, and 1024 keys in parallel.
+// BenchmarkMemoryAllow measures sinew's in-memory limiter: one key, and 1024 keys in parallel,
+// reading the system clock per decision (clock=system) or a 1 ms coarse clock (clock=coarse).
 func BenchmarkMemoryAllow(b *testing.B) {
 	ctx := context.Background()
-	b.Run("impl=sinew-memory/mode=serial", func(b *testing.B) {
-		l := ratelimit.NewMemory([]ratelimit.Limit{benchLimit}, ratelimit.MemoryOptions{})
-		b.ReportAllocs()
-		for b.Loop() {
-			_, _ = l.Allow(ctx, "user:42")
-		}
-	})
-	b.Run("impl=sinew-memory/mode=parallel", func(b *testing.B) {
-		l := ratelimit.NewMemory([]ratelimit.Limit{benchLimit}, ratelimit.MemoryOptions{})
-		var next atomic.Int64
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			i := next.Add(1000)
-			for pb.Next() {
-				i++
-				_, _ = l.Allow(ctx, keys[i%nkeys])
+	for _, clock := range []struct {
+		name string
+		tick time.Duration
+	}{{"system", 0}, {"coarse", time.Millisecond}} {
+		opts := ratelimit.MemoryOptions{Tick: clock.tick}
+		b.Run("impl=sinew-memory/clock="+clock.name+"/mode=serial", func(b *testing.B) {
+			l := ratelimit.NewMemory([]ratelimit.Limit{benchLimit}, opts)
+			defer func() { _ = l.Close() }()
+			b.ReportAllocs()
+			for b.Loop() {
+				_, _ = l.Allow(ctx, "user:42")
 			}
 		})
-	})
+		b.Run("impl=sinew-memory/clock="+clock.name+"/mode=parallel", func(b *testing.B) {
+			l := ratelimit.NewMemory([]ratelimit.Limit{benchLimit}, opts)
+			defer func() { _ = l.Close() }()
+			var next atomic.Int64
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				i := next.Add(1000)
+				for pb.Next() {
+					i++
+					_, _ = l.Allow(ctx, keys[i%nkeys])
+				}
+			})
+		})
+	}
 }
 
 // BenchmarkRedisAllowInterleaved alternates one call of each implementation per iteration and
