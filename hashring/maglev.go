@@ -7,6 +7,8 @@ import (
 	"math/bits"
 	"sync"
 	"sync/atomic"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // DefaultMaglevTableSize is Maglev's default table size: the largest prime
@@ -104,7 +106,13 @@ func (g *Maglev[N]) Get(key string) (N, bool) {
 		var zero N
 		return zero, false
 	}
-	slot, _ := bits.Mul64(hashKey(s.hash, key), uint64(len(s.table)))
+	var h uint64
+	if s.hash == nil { // hashKey by hand: it is too big to inline
+		h = xxhash.Sum64String(key)
+	} else {
+		h = s.hash(key)
+	}
+	slot, _ := bits.Mul64(h, uint64(len(s.table)))
 	return s.nodes[s.table[slot]], true
 }
 

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // DefaultVirtualNodes is Ring's default number of virtual nodes per unit of
@@ -46,21 +48,30 @@ const maxRingPoints = 1 << 28
 // only keys now nearer to one of its points move, all to it; when a node
 // leaves, only its keys move: there are no needless moves.
 //
-// Lookup is O(1): a bucket table over the hash space gives either the owner
-// directly (most buckets contain no ownership boundary) or the first point
-// to scan from. GetN walks the ring clockwise from the owning point,
-// skipping nodes already returned.
+// Lookup is O(1) and usually one memory read: a direct table of 2 to 4
+// buckets per point over the hash space stores, per bucket, the owner at
+// its start and where (if anywhere) ownership changes inside it, so a key
+// resolves from its own entry and the next one, without a branch on which
+// side of the change it falls. Keys in a bucket where ownership changes
+// more than once, or too near the change to tell from the table's short
+// offsets (1-7% of lookups at the default, more with more members), fall
+// back to a second table that gives the first point to scan from. GetN and
+// GetBounded use that second path to find the owning point and then walk
+// the ring clockwise, skipping nodes already returned.
 //
 // Trade-offs: memory is 12 bytes per virtual node plus 6-12 bytes of
-// tables (about 2 MB at 100 nodes with the default 1000, 18 MB at 1000
-// nodes; lower Options.VirtualNodes for large rings), much more than Maglev
-// or Rendezvous. In exchange it has minimal movement on add and on
-// arbitrary remove, real replica walks (GetN) and bounded-load lookups
-// (GetBounded). Balance improves as 1/sqrt(V); weight error is about
-// 1/sqrt(2*V*w), a few per cent at the default. Positions do not depend on
-// weights, so changing a node's weight (Remove, then AddWeighted) moves
-// only keys to or from that node. Set, Add and Remove each cost O(P), P
-// the total number of virtual nodes.
+// tables below 1024 members and 10-20 bytes from 1024 (2.0 MB at 100 nodes
+// with the default 1000, 18 MB at 1000 nodes), much more than Maglev or
+// Rendezvous. Lookups slow down once the direct table (4-8 bytes per
+// point below 1024 members) outgrows the CPU's L2 cache, as it does at
+// 1000 nodes with the default: lower Options.VirtualNodes for large rings.
+// In exchange it has minimal movement on add and on arbitrary remove, real
+// replica walks (GetN) and bounded-load lookups (GetBounded). Balance
+// improves as 1/sqrt(V); weight error is about 1/sqrt(2*V*w), a few per
+// cent at the default (halving it takes four times the points). Positions
+// do not depend on weights, so changing a node's weight (Remove, then
+// AddWeighted) moves only keys to or from that node. Set, Add and Remove
+// each cost O(P), P the total number of virtual nodes.
 //
 // The zero Ring is an empty ring with default options. All methods are safe
 // for concurrent use; Get, GetN, GetBounded and Len never block.
@@ -84,20 +95,34 @@ type ringSnap[N any] struct {
 type ringCore struct {
 	pts []uint64 // sorted by (position, owner name)
 	own []uint32 // member index of each point
-	// dir[b] covers hashes base + [b<<shift, (b+1)<<shift): owner+1 when
-	// every hash in the bucket has the same owner, else 0. Get needs only
-	// this table for most keys. dir16 replaces it (half the cache
-	// footprint) when there are fewer than 65535 members.
-	dir   []uint32
+	// The direct table answers most lookups from one entry and the next.
+	// Entry b covers hashes base + [b<<shift, (b+1)<<shift); its high bits
+	// hold the owner at the bucket's start, its low offBits bits where, if
+	// anywhere, the owner changes inside the bucket: the boundary's
+	// in-bucket offset >> qs, or the all-ones "none" value (nowhere), or
+	// all-ones minus one, "slow" (more than once, or too close to call). A
+	// key whose quantised offset q is below the boundary belongs to the
+	// entry's owner, above it to the next entry's (usually in the same
+	// cache line); q equal to the boundary, to "none" or a slow bucket take
+	// the slow path through idx. The table has one entry past the last
+	// bucket. dir16 (16-bit entries: offBits of offset, the rest owner) is
+	// used for rings of fewer than 1024 members, dir (16-bit halves) for
+	// fewer than 65535; larger rings have neither and always take the slow
+	// path.
 	dir16 []uint16
+	dir   []uint32
 	// idx[b] covers hashes base + [b<<cshift, (b+1)<<cshift), cshift =
 	// shift+2: the index of the first point >= the bucket start, where the
-	// scan for a point starts.
-	idx    []uint32
-	base   uint64 // pts[0]
-	span   uint64 // pts[len-1] - pts[0]
-	shift  uint
-	cshift uint
+	// slow path's scan for a point starts.
+	idx     []uint32
+	base    uint64 // pts[0]
+	span    uint64 // pts[len-1] - pts[0]
+	mask    uint64 // 1<<shift - 1
+	shift   uint
+	qs      uint   // offset quantisation: shift - offBits, or 0
+	offBits uint   // bits of a direct-table entry's offset
+	offMask uint32 // 1<<offBits - 1, also the "none" value
+	cshift  uint
 }
 
 // NewRing returns an empty Ring configured by opts (Hash, VirtualNodes).
@@ -140,7 +165,13 @@ func (r *Ring[N]) Get(key string) (N, bool) {
 		var zero N
 		return zero, false
 	}
-	return s.nodes[s.core.owner(hashKey(s.hash, key))], true
+	var h uint64
+	if s.hash == nil { // hashKey by hand: it is too big to inline
+		h = xxhash.Sum64String(key)
+	} else {
+		h = s.hash(key)
+	}
+	return s.nodes[s.core.owner(h)], true
 }
 
 // GetHash is Get for a key that is already a well-mixed 64-bit hash (of
@@ -241,21 +272,31 @@ func (r *Ring[N]) GetBounded(key string, epsilon float64, total int64, load func
 // owner returns the member index owning hash h.
 func (c *ringCore) owner(h uint64) uint32 {
 	d := h - c.base
-	if d > c.span {
-		return c.own[c.nearest(0, h)]
-	}
-	if c.dir16 != nil {
-		if e := c.dir16[d>>c.shift]; e != 0 {
-			return uint32(e) - 1
+	if d <= c.span {
+		b := d >> c.shift
+		q := uint32((d & c.mask) >> c.qs)
+		// Without branches on the boundary: the owner is the entry's, or
+		// the next entry's past the boundary. The none value is above
+		// every q but one, and that one (q == none) takes the slow path.
+		if c.dir16 != nil {
+			e, next := uint32(c.dir16[b]), uint32(c.dir16[b+1])
+			if off := e & c.offMask; off != c.offMask-1 && q != off {
+				if q > off {
+					e = next
+				}
+				return e >> c.offBits
+			}
+		} else if c.dir != nil {
+			e, next := c.dir[b], c.dir[b+1]
+			if off := e & 0xffff; off != 0xfffe && q != off {
+				if q > off {
+					e = next
+				}
+				return e >> 16
+			}
 		}
-	} else if e := c.dir[d>>c.shift]; e != 0 {
-		return e - 1
 	}
-	i := int(c.idx[d>>c.cshift])
-	for c.pts[i] < h {
-		i++
-	}
-	return c.own[c.nearest(i, h)]
+	return c.own[c.locate(h)]
 }
 
 // locate returns the index of the point owning hash h.
@@ -299,6 +340,7 @@ func (c *ringCore) build(members int) {
 	if l := bits.Len64(c.span); l > logB {
 		c.shift = uint(l - logB)
 	}
+	c.mask = uint64(1)<<c.shift - 1
 	c.cshift = c.shift + 2
 	c.idx = make([]uint32, int(c.span>>c.cshift)+1)
 	i := 0 // first point >= bucket start
@@ -309,36 +351,68 @@ func (c *ringCore) build(members int) {
 		}
 		c.idx[b] = uint32(i)
 	}
-	nb := int(c.span>>c.shift) + 1
-	narrow := members < math.MaxUint16
-	if narrow {
-		c.dir16 = make([]uint16, nb)
-	} else {
-		c.dir = make([]uint32, nb)
+	c.dir16, c.dir = nil, nil
+	switch ob := uint(bits.Len(uint(members))); {
+	case ob <= 10:
+		c.offBits = 16 - ob // at least 6 bits of offset
+	case members < math.MaxUint16:
+		c.offBits = 16
+	default:
+		return // owners do not fit in 16 bits: slow path only
 	}
-	width := uint64(1)<<c.shift - 1 // bucket width minus one
+	ob := c.offBits
+	none, slow := uint32(1)<<ob-1, uint32(1)<<ob-2
+	c.offMask = none
+	c.qs = 0
+	if c.shift > ob {
+		c.qs = c.shift - ob
+	}
+	nb := int(c.span>>c.shift) + 1
+	dir := make([]uint32, nb+1) // owner<<offBits | offset
+	// Pass 1: the owner at each bucket's start; past the last bucket, the
+	// owner of the last hash in range.
 	i = 0
-	k := 0 // next ownership change boundary to consider
 	for b := 0; b < nb; b++ {
-		ds := uint64(b) << c.shift
-		dl := min(ds+width, c.span)
-		start := c.base + ds
+		start := c.base + uint64(b)<<c.shift
 		for c.pts[i] < start {
 			i++
 		}
-		// Skip boundaries before the bucket. Boundary k sits between points
-		// k and k+1: hashes <= mid(k) belong to point k's side.
+		dir[b] = c.own[c.nearest(i, start)]<<ob | none
+	}
+	dir[nb] = c.own[c.nearest(p-1, c.base+c.span)]<<ob | none
+	// Pass 2: boundaries. Boundary k sits between points k and k+1 where
+	// their owners differ: hashes <= mid(k) belong to point k's side.
+	isBoundary := func(k int, dl uint64) bool {
+		return c.own[k] != c.own[k+1] && c.mid(k)-c.base < dl
+	}
+	k := 0 // next boundary to consider
+	for b := 0; b < nb; b++ {
+		ds := uint64(b) << c.shift
+		dl := min(ds+c.mask, c.span) // last offset of the bucket
 		for k < p-1 && (c.own[k] == c.own[k+1] || c.mid(k)-c.base < ds) {
 			k++
 		}
 		if !(k < p-1 && c.mid(k)-c.base < dl) {
-			o := c.own[c.nearest(i, start)] + 1
-			if narrow {
-				c.dir16[b] = uint16(o)
-			} else {
-				c.dir[b] = o
-			}
+			continue // no boundary inside: one owner
 		}
+		k2 := k + 1 // look for a second boundary inside the bucket
+		for k2 < p-1 && c.own[k2] == c.own[k2+1] && c.mid(k2)-c.base < dl {
+			k2++
+		}
+		q := (c.mid(k) - c.base - ds) >> c.qs
+		if (k2 < p-1 && isBoundary(k2, dl)) || q >= uint64(slow) || c.own[k+1] != dir[b+1]>>ob {
+			dir[b] = dir[b]&^none | slow
+		} else {
+			dir[b] = dir[b]&^none | uint32(q)
+		}
+	}
+	if ob < 16 {
+		c.dir16 = make([]uint16, len(dir))
+		for b, e := range dir {
+			c.dir16[b] = uint16(e)
+		}
+	} else {
+		c.dir = dir
 	}
 }
 

@@ -2,6 +2,7 @@ package hashring
 
 import (
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -128,8 +129,10 @@ func referenceOwner(pts []uint64, h uint64) int {
 
 // TestRingTablesMatchBruteForce checks the O(1) lookup tables against a
 // brute-force nearest-point search, at random hashes and right at and
-// around every point and midpoint, for rings of many shapes, including a
-// hash confined to a narrow range (exercises the span-relative tables).
+// around points and midpoints, for rings of many shapes, including a hash
+// confined to a narrow range (exercises the span-relative tables and
+// unquantised offsets) and rings of hundreds of members (short offsets) and
+// of 1024 or more (32-bit entries).
 func TestRingTablesMatchBruteForce(t *testing.T) {
 	const seed = 1
 	t.Logf("seed %d", seed)
@@ -142,6 +145,16 @@ func TestRingTablesMatchBruteForce(t *testing.T) {
 		}
 		r := NewRing[int](opts)
 		nodes := 1 + rng.IntN(16)
+		probes := 150
+		if trial%5 == 4 { // wider owners: few points per node, few probes
+			nodes = 255 + rng.IntN(100) // 9-bit owners, 7-bit offsets
+			if trial%10 == 9 {
+				nodes = 1024 + rng.IntN(50) // 32-bit entries
+			}
+			opts.VirtualNodes = 1 + rng.IntN(4)
+			r = NewRing[int](opts)
+			probes = 50
+		}
 		for n := 0; n < nodes; n++ {
 			w := 0.25 + rng.Float64()*3
 			require.NoError(t, r.AddWeighted("n"+strconv.Itoa(n), n, w))
@@ -151,21 +164,63 @@ func TestRingTablesMatchBruteForce(t *testing.T) {
 		}
 		s := r.snap.Load()
 		c := &s.core
-		var probes []uint64
-		for i := 0; i < 150; i++ { // around points and midpoints
+		require.Equal(t, r.Len() < 1024, c.dir16 != nil, "trial %d: 16-bit entries", trial)
+		require.Equal(t, r.Len() >= 1024, c.dir != nil, "trial %d: 32-bit entries", trial)
+		var hs []uint64
+		for i := 0; i < probes; i++ { // around points and midpoints
 			k := rng.IntN(len(c.pts))
 			p, next := c.pts[k], c.pts[(k+1)%len(c.pts)]
 			m := p + (next-p)/2
-			probes = append(probes, p-1, p, p+1, m-1, m, m+1, m+2)
+			hs = append(hs, p-1, p, p+1, m-1, m, m+1, m+2)
 		}
-		for i := 0; i < 300; i++ {
-			probes = append(probes, rng.Uint64(), c.base+rng.Uint64N(c.span+1))
+		for i := 0; i < 2*probes; i++ {
+			hs = append(hs, rng.Uint64(), c.base+rng.Uint64N(c.span+1))
 		}
-		probes = append(probes, 0, ^uint64(0))
-		for _, h := range probes {
+		hs = append(hs, 0, ^uint64(0))
+		for _, h := range hs {
 			ref := referenceOwner(c.pts, h)
 			require.Equal(t, c.own[ref], c.own[c.locate(h)], "trial %d: locate(%d)", trial, h)
 			require.Equal(t, c.own[ref], c.owner(h), "trial %d: owner(%d)", trial, h)
+		}
+	}
+}
+
+// TestRingTablesExhaustive builds the tables for many tiny random rings
+// (positions below 512, so buckets are a few hashes wide and boundaries
+// fall on every bucket edge) and checks every hash in range, for each
+// layout of the direct table: against the brute-force owner for distinct
+// positions, and against the slow path (locate) when positions repeat.
+func TestRingTablesExhaustive(t *testing.T) {
+	const seed = 3
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 4))
+	for trial := 0; trial < 3000; trial++ {
+		p := 1 + rng.IntN(40)
+		dups := trial%2 == 1
+		pts := make([]uint64, p)
+		for i, v := range rng.Perm(512)[:p] {
+			pts[i] = uint64(v)
+			if dups {
+				pts[i] = uint64(rng.IntN(64))
+			}
+		}
+		slices.Sort(pts)
+		own := make([]uint32, p)
+		for i := range own {
+			own[i] = uint32(rng.IntN(3))
+		}
+		for _, members := range []int{3, 300, 1023, 2000} {
+			c := ringCore{pts: pts, own: own}
+			c.build(members)
+			for h := uint64(0); h < 520; h++ {
+				want := own[c.locate(h)]
+				if !dups {
+					want = own[referenceOwner(pts, h)]
+				}
+				if got := c.owner(h); want != got {
+					require.Equal(t, want, got, "trial %d, %d members: owner(%d), points %v, owners %v", trial, members, h, pts, own)
+				}
+			}
 		}
 	}
 }
@@ -250,8 +305,9 @@ func TestRingBoundedLoadsGuarantee(t *testing.T) {
 	}
 }
 
-// TestRingWideTable covers rings with 65535 or more members, whose direct
-// table needs 32-bit entries.
+// TestRingWideTable covers rings with 65535 or more members, whose owners
+// do not fit the direct table's 16-bit fields: every lookup takes the slow
+// path.
 func TestRingWideTable(t *testing.T) {
 	const seed = 9
 	t.Logf("seed %d", seed)
@@ -263,7 +319,7 @@ func TestRingWideTable(t *testing.T) {
 	require.NoError(t, r.Set(Names(names...)))
 	c := &r.snap.Load().core
 	require.Nil(t, c.dir16)
-	require.NotNil(t, c.dir)
+	require.Nil(t, c.dir)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	for i := 0; i < 100; i++ {
 		h := rng.Uint64()
@@ -274,5 +330,5 @@ func TestRingWideTable(t *testing.T) {
 	assert.NotEmpty(t, n)
 
 	require.NoError(t, r.Remove("n0"))
-	assert.NotNil(t, r.snap.Load().core.dir16, "back to 16-bit entries below 65535 members")
+	assert.NotNil(t, r.snap.Load().core.dir, "back to the direct table below 65535 members")
 }
