@@ -9,27 +9,36 @@ if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   end
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
--- The token is max(counter + 1, server time in microseconds): strictly
--- increasing while the counter lives, and still increasing (with the
--- server clock) if the counter, or its last increments, are lost to
--- expiry, a restart or a failover. Usually the clock is ahead, so one
--- SET ... GET both stores the time and reads the old counter; in the rare
--- other case the counter + 1 is stored instead.
+-- The token follows the server clock, in microseconds, and the counter
+-- keeps it increasing where the clock does not. With now the server time:
+--
+--   * the counter + 1, if it is within a millisecond of now: the counter
+--     was set by an acquisition in the last millisecond (hot path: one
+--     INCR, no write of the time);
+--   * the counter + 1, if it is ahead of now + 1: the clock stepped back,
+--     or Redlock raised the counter;
+--   * else now + 1: the counter is older, missing (first use, expired,
+--     lost to a restart) or not a number.
+--
+-- So while the clock does not step back, no token exceeds the time it was
+-- issued at + 1 (hence tokens issued after a counter is lost, at the new
+-- time + 1, exceed all earlier ones), and a counter left behind by a
+-- failover or restart that lost its last writes is taken as is only if
+-- that happened within a millisecond of the lost writes, which no failover
+-- or restart does.
 local t = redis.call('TIME')
-local tok = t[1] * 1000000 + t[2]
-local old
-if ARGV[3] == '0' then
-  old = redis.call('SET', KEYS[2], string.format('%.0f', tok), 'GET')
-else
-  old = redis.call('SET', KEYS[2], string.format('%.0f', tok), 'PX', ARGV[3], 'GET')
-end
-old = tonumber(old)
-if old and old >= tok then
-  tok = old + 1
-  if ARGV[3] == '0' then
-    redis.call('SET', KEYS[2], string.format('%.0f', tok))
-  else
-    redis.call('SET', KEYS[2], string.format('%.0f', tok), 'PX', ARGV[3])
+local now = t[1] * 1000000 + t[2]
+local c = redis.pcall('INCR', KEYS[2])
+if type(c) == 'number' and c >= now - 1000 then
+  if c > now + 1 and ARGV[3] ~= '0' then
+    redis.call('PEXPIRE', KEYS[2], ARGV[3])
   end
+  return c
+end
+local tok = now + 1
+if ARGV[3] == '0' then
+  redis.call('SET', KEYS[2], string.format('%.0f', tok))
+else
+  redis.call('SET', KEYS[2], string.format('%.0f', tok), 'PX', ARGV[3])
 end
 return tok

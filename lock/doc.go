@@ -37,15 +37,24 @@
 // # Fencing tokens
 //
 // A token is issued by the same script that takes the lock, so it costs no
-// extra round trip. It is max(counter+1, server time in microseconds),
-// where counter is the key's last token: strictly increasing while the
-// counter is kept, and, because it tracks the server clock, still
-// increasing when the counter is lost (expired, server restarted without
-// persistence, failover before replication), as long as the servers'
-// clocks do not step back. The counter key has no role in mutual exclusion
-// and outlives the lock: it expires RedisOptions.FenceTTL (default 7 days)
-// after the last acquisition, which keeps one counter per lock name from
-// piling up forever; the clock component covers its loss.
+// extra round trip. It follows the server clock in microseconds, and a
+// per-key counter (the key's last token) keeps it increasing where the
+// clock does not. The script reads Redis TIME and INCRements the counter:
+// if the result is within a millisecond of the time (the key was taken
+// less than a millisecond ago) or ahead of it (the clock stepped back, or
+// Redlock raised the counter), that is the token; otherwise (the counter is
+// older, or missing) the token is the time + 1, stored as the new counter.
+// Tokens are thus strictly increasing while the counter is kept, and none
+// exceeds the time it was issued at + 1µs, so when the counter is lost
+// (expired, server restarted without persistence) the next token, taken
+// from the clock, is still greater, as long as the servers' clocks do not
+// step back. A counter left behind by a failover or restart that lost the
+// last acquisitions is older than a millisecond by the time it is used (no
+// failover is faster), so the clock takes over then too. The counter key
+// has no role in mutual exclusion and outlives the lock: it expires
+// RedisOptions.FenceTTL (default 7 days) after the last acquisition that
+// wrote it, which keeps one counter per lock name from piling up forever;
+// the clock covers its loss.
 //
 // # Auto-renewal and the lost-lock context
 //
@@ -64,9 +73,11 @@
 // majority, with Options.DriftFactor as Redlock's drift factor; an
 // acquisition that misses the quorum releases what it took. Its token is
 // the quorum's highest, and the quorum's counters are raised to it before
-// Obtain returns (one more parallel round trip, skipped with
-// RedlockOptions.UnsyncedTokens), so every later quorum issues a greater
-// one. It survives the
+// Obtain returns, so every later quorum issues a greater one. That costs
+// one more parallel round trip, to the servers that issued a lower token;
+// there are none when the key was taken less than a millisecond earlier
+// on the same servers, whose counters then agree and all issue the same
+// token. RedlockOptions.UnsyncedTokens skips it. It survives the
 // loss of a minority of servers, but it is only as safe as its timing
 // assumptions: bounded clock drift, no long pauses, and restarted servers
 // that stay down for a TTL (or persist with fsync). It offers no

@@ -61,7 +61,9 @@ type RedisOptions struct {
 	Prefix string
 
 	// FenceTTL is how long a key's fencing counter outlives the last
-	// acquisition of that key. Default 7 days; negative: forever. Tokens
+	// acquisition that wrote it: one that found the counter missing or
+	// more than a millisecond old (acquisitions less than a millisecond
+	// apart only increment it). Default 7 days; negative: forever. Tokens
 	// stay increasing after the counter expires (see the package doc), so
 	// the TTL only stops one counter per lock name from accumulating.
 	FenceTTL time.Duration
@@ -93,7 +95,7 @@ type RedisOptions struct {
 type Redis struct {
 	c           Client
 	prefix      string
-	fenceTTL    string // milliseconds, "0": none
+	fenceTTL    any // milliseconds as a string, "0": none; boxed once
 	wait        int
 	waitTimeout time.Duration
 	allowUnrepl bool
@@ -129,7 +131,7 @@ func NewRedis(c Client, o RedisOptions) *Redis {
 	return &Redis{
 		c:           c,
 		prefix:      o.Prefix,
-		fenceTTL:    strconv.FormatInt(fence.Milliseconds(), 10),
+		fenceTTL:    any(strconv.FormatInt(fence.Milliseconds(), 10)),
 		wait:        o.WaitReplicas,
 		waitTimeout: o.WaitTimeout,
 		allowUnrepl: o.AllowUnreplicated,
@@ -142,15 +144,23 @@ func (r *Redis) LockKey(key string) string {
 	return r.prefix + "{" + key + "}"
 }
 
-func ms(d time.Duration) string {
-	return strconv.FormatInt(max(d.Milliseconds(), 1), 10)
+// ms returns d in milliseconds, at least 1, as a script argument. An int64
+// needs no formatting here: the client writes it straight to the wire.
+func ms(d time.Duration) any {
+	return max(d.Milliseconds(), 1)
+}
+
+// keys returns the lock key and the fencing counter key of key, built as
+// one string.
+func (r *Redis) keys(key string) []string {
+	fence := r.prefix + "{" + key + "}:fence"
+	return []string{fence[:len(fence)-len(":fence")], fence}
 }
 
 // Acquire implements [Backend] with acquire.lua, then WAIT when
 // WaitReplicas is set.
 func (r *Redis) Acquire(ctx context.Context, key, owner string, ttl time.Duration) (Grant, bool, error) {
-	lk := r.LockKey(key)
-	keys := []string{lk, lk + ":fence"}
+	keys := r.keys(key)
 	if r.wait > 0 {
 		return r.acquireWait(ctx, key, keys, owner, ttl)
 	}
@@ -243,9 +253,7 @@ func (r *Redis) TTL(ctx context.Context, key, owner string) (time.Duration, bool
 
 // raise lifts key's fencing counter to at least tok while owner holds it.
 func (r *Redis) raise(ctx context.Context, key, owner string, tok uint64) (bool, error) {
-	lk := r.LockKey(key)
-	n, err := raiseScript.Run(ctx, r.c, []string{lk, lk + ":fence"}, owner,
-		strconv.FormatUint(tok, 10), r.fenceTTL).Int64()
+	n, err := raiseScript.Run(ctx, r.c, r.keys(key), owner, strconv.FormatUint(tok, 10), r.fenceTTL).Int64()
 	if err != nil {
 		return false, err
 	}

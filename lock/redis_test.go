@@ -126,6 +126,54 @@ func TestRedisTokensSurviveCounterLoss(t *testing.T) {
 	}
 }
 
+// TestRedisTokensSurviveStaleCounter puts back an older counter, as a
+// failover to a replica that missed the last acquisitions (or a restart
+// from an older snapshot) would: the counter is there, but behind tokens
+// already issued. acquire.lua increments a counter instead of reading the
+// clock only when the counter is less than a millisecond old, so the next
+// token, a millisecond on (no failover is faster), must come from the clock
+// and exceed them all. A counter that is not a number is replaced likewise.
+func TestRedisTokensSurviveStaleCounter(t *testing.T) {
+	for _, s := range redisStores() {
+		t.Run("store="+s.name, func(t *testing.T) {
+			ctx := ctxT(t)
+			rdb := s.rdb(t)
+			r := lock.NewRedis(rdb, lock.RedisOptions{Prefix: redistest.Prefix(t)})
+			l := lock.New(r, lock.Options{})
+			fence := r.LockKey("k") + ":fence"
+			obtain := func() uint64 {
+				lk, err := l.Obtain(ctx, "k", time.Second, lock.ObtainOptions{})
+				require.NoError(t, err)
+				require.NoError(t, lk.Release(ctx))
+				return lk.Token()
+			}
+			for _, c := range []struct {
+				name  string
+				stale func(first uint64) any
+			}{
+				{"older counter", func(first uint64) any { return first }},
+				{"not a number", func(uint64) any { return "garbage" }},
+			} {
+				t.Run(c.name, func(t *testing.T) {
+					first := obtain()
+					last := first
+					for range 20 { // back to back: the hot path
+						tok := obtain()
+						assert.Greater(t, tok, last)
+						last = tok
+					}
+					require.NoError(t, rdb.Set(ctx, fence, c.stale(first), 0).Err())
+					time.Sleep(2 * time.Millisecond)
+					assert.Greater(t, obtain(), last, "tokens must increase across a stale counter")
+					n, err := rdb.Get(ctx, fence).Uint64()
+					require.NoError(t, err, "the counter is a number again")
+					assert.Greater(t, n, last)
+				})
+			}
+		})
+	}
+}
+
 // TestRedisSameOwnerRetakes is a retried acquisition whose first reply was
 // lost: the same owner takes the lock again, with a new token.
 func TestRedisSameOwnerRetakes(t *testing.T) {
@@ -235,7 +283,9 @@ func TestRedisWaitReplicas(t *testing.T) {
 	rdb := master.Client(t)
 
 	t.Run("acknowledged", func(t *testing.T) {
-		l := lock.New(lock.NewRedis(rdb, lock.RedisOptions{WaitReplicas: 1}), lock.Options{})
+		// A generous WAIT timeout: WAIT returns as soon as the replica
+		// acknowledges, and 100 ms (the default) can pass on a loaded machine.
+		l := lock.New(lock.NewRedis(rdb, lock.RedisOptions{WaitReplicas: 1, WaitTimeout: 5 * time.Second}), lock.Options{})
 		lk, err := l.Obtain(ctx, "a", 5*time.Second, lock.ObtainOptions{})
 		require.NoError(t, err)
 		assert.Equal(t, 1, lk.Replicas())

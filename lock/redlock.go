@@ -34,10 +34,12 @@ type RedlockOptions struct {
 // use; each call contacts the servers in parallel, one goroutine each, and
 // waits for all.
 //
-// The fencing token is the highest of the quorum's counters; before it is
-// returned, every server of the quorum raises its counter to it (one more
-// parallel round trip), so any later quorum, which shares a server with
-// this one, issues a greater token.
+// The fencing token is the highest of the quorum's tokens; before it is
+// returned, every server of the quorum that issued a lower one raises its
+// counter to it (one more parallel round trip), so any later quorum, which
+// shares a server with this one, issues a greater token. When the key was
+// taken less than a millisecond earlier, the servers' counters agree and
+// each issues the same token (see the package doc), so no raise is needed.
 //
 // Safety caveats (see the package doc): Redlock assumes bounded clock drift
 // and process pauses, and a server restarted without persistence forgets

@@ -120,3 +120,26 @@ func TestRedlockUnsyncedTokens(t *testing.T) {
 		require.NoError(t, lk.Release(ctx))
 	}
 }
+
+// TestRedlockCountersAgree: after each acquisition every server's counter
+// holds the issued token, whether the servers issued it alike (the key was
+// taken less than a millisecond before: each incremented the same counter)
+// or the lower ones were raised to it.
+func TestRedlockCountersAgree(t *testing.T) {
+	ctx := ctxT(t)
+	s := newRedlockSet(t, 3)
+	l := lock.New(s.rl, lock.Options{})
+	var last uint64
+	for i := range 20 {
+		lk, err := l.Obtain(ctx, "k", 5*time.Second, lock.ObtainOptions{})
+		require.NoError(t, err)
+		assert.Greater(t, lk.Token(), last)
+		last = lk.Token()
+		for j, c := range s.clients {
+			n, err := c.Get(ctx, "lock:{k}:fence").Uint64()
+			require.NoError(t, err)
+			assert.Equal(t, lk.Token(), n, "server %d, acquisition %d", j, i)
+		}
+		require.NoError(t, lk.Release(ctx))
+	}
+}
