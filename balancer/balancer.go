@@ -598,6 +598,15 @@ func (b *Balancer[B]) rand64() uint64 {
 // Kurz, "Faster remainder by direct computation", 2019).
 func fastmodMultiplier(n int) uint64 { return ^uint64(0)/uint64(n) + 1 }
 
+// next advances a rotation counter and returns its previous position mod n
+// (m is n's fastmod multiplier). It is deliberately not generic: inside the
+// generic Balancer methods the compiler called atomic.Uint32.Add out of line,
+// while here it is inlined as a single LOCK XADD (about 2 ns less per pick
+// on the development VM, where the locked add itself costs ~17 ns).
+func next(ctr *atomic.Uint32, m uint64, n int) int {
+	return fastmod(ctr.Add(1)-1, m, n)
+}
+
 // fastmod returns k mod n for the multiplier m of n: two multiplications instead of a division.
 func fastmod(k uint32, m uint64, n int) int {
 	hi, _ := bits.Mul64(m*uint64(k), uint64(n))
@@ -630,9 +639,9 @@ func (b *Balancer[B]) Pick() (Pick[B], error) {
 		var i int
 		switch b.policy { // roundRobin and smoothRoundRobin, inlined by hand
 		case RoundRobin:
-			i = fastmod(b.rr.Add(1)-1, s.setMod, len(s.set))
+			i = next(&b.rr, s.setMod, len(s.set))
 		case WeightedRoundRobin:
-			i = int(s.sched[fastmod(b.rr.Add(1)-1, s.schedMod, len(s.sched))])
+			i = int(s.sched[next(&b.rr, s.schedMod, len(s.sched))])
 		default:
 			i = b.choose(s, 0)
 		}

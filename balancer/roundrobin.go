@@ -4,5 +4,5 @@ package balancer
 // when the set's size does not divide 2^32 the rotation restarts at the first backend once every
 // 2^32 picks.
 func roundRobin[B comparable](b *Balancer[B], s *snapshot[B]) int {
-	return fastmod(b.rr.Add(1)-1, s.setMod, len(s.set))
+	return next(&b.rr, s.setMod, len(s.set))
 }

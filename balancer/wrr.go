@@ -2,7 +2,7 @@ package balancer
 
 // smoothRoundRobin returns the next index of the precomputed smooth weighted sequence.
 func smoothRoundRobin[B comparable](b *Balancer[B], s *snapshot[B]) int {
-	return int(s.sched[fastmod(b.rr.Add(1)-1, s.schedMod, len(s.sched))])
+	return int(s.sched[next(&b.rr, s.schedMod, len(s.sched))])
 }
 
 // smoothSchedule returns one period of nginx's smooth weighted round-robin over positive weights:
