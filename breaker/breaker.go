@@ -47,12 +47,14 @@ const (
 //     success by a success: nothing changes, no rule can trip, so such a call records nothing
 //     at all and reads no clock. Allow is one atomic load, Done one more. A time window must
 //     still count the success (successes age out with time, and rates are relative to them),
-//     which costs one atomic add in the current bucket; the current bucket comes from a coarse
-//     clock that a timer refreshes every quarter bucket while calls arrive (so a call may land
-//     in the previous bucket up to a quarter bucket late), because reading the clock per call
-//     would cost more than the rest of the call. A goroutine that records a failure clears the
-//     clean bit before it changes the window, so a lock-free success is always ordered before
-//     the change or sees it and takes the mutex.
+//     which costs one atomic add on a running total striped over cache lines by goroutine (so
+//     that cores do not fight over one line); the current bucket absorbs the successes counted
+//     since the window last moved when a coarse clock, which a timer refreshes every quarter
+//     bucket while calls arrive, moves it (so a call may land in the previous bucket up to a
+//     quarter bucket late), because reading the clock per call would cost more than the rest
+//     of the call. A goroutine that records a failure clears the clean bit before it changes
+//     the window, so a lock-free success is always ordered before the change or sees it and
+//     takes the mutex.
 //   - A rejection while Open. The state word says Open and the rejection returns the
 //     [*OpenError] built when the breaker opened: two atomic loads, no clock, no allocation.
 //     The open state ends by a timer at its deadline; [Breaker.State] and [Breaker.Metrics]
@@ -212,8 +214,12 @@ func (p Permit) Probe() bool { return State(p.w&stateMask) == HalfOpen }
 // that started before the breaker opened, a probe whose lease expired) is discarded. Done must be
 // called exactly once per permit: a second call on a Closed permit would count the call twice.
 func (p Permit) Done(err error) {
-	// A success in a clean count window changes nothing (see Breaker): return without a write.
-	if err == nil && p.w&(stateMask|cleanBit|slowBit|timeBit) == cleanBit && p.b.word.Load() == p.w {
+	// A success in a clean window: a count window changes nothing (see Breaker), a time window
+	// counts it lock-free.
+	if err == nil && p.w&(stateMask|cleanBit|slowBit) == cleanBit && p.b.word.Load() == p.w {
+		if p.w&timeBit != 0 {
+			p.b.tw.success(p.b)
+		}
 		return
 	}
 	p.done(err)
@@ -360,7 +366,10 @@ func Do[T any](ctx context.Context, b *Breaker, fn func(context.Context) (T, err
 	}()
 	v, err := fn(ctx)
 	returned = true
-	if err == nil && p.w&(stateMask|cleanBit|slowBit|timeBit) == cleanBit && b.word.Load() == p.w {
+	if err == nil && p.w&(stateMask|cleanBit|slowBit) == cleanBit && b.word.Load() == p.w {
+		if p.w&timeBit != 0 {
+			b.tw.success(b)
+		}
 		return v, nil
 	}
 	p.done(err)

@@ -1,8 +1,10 @@
 package breaker
 
 import (
+	"runtime"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // countWindow holds the outcomes of the last len(ring) calls. It is guarded by Breaker.mu.
@@ -45,34 +47,53 @@ func (w *countWindow) reset() {
 // timeWindow holds the outcomes of the last len(buckets) bucket widths. A bucket covers the
 // calls that reported during one width of time, counted from the breaker's creation.
 //
-// Successes in a clean window are added lock-free to the current bucket, whose index a coarse
-// clock keeps in idx: a timer moves it every quarter width while calls arrive (touched says one
-// did since the last tick) and stops when they do not; the first call after a pause moves it
-// itself. Everything else is guarded by Breaker.mu.
+// Successes in a clean window are counted lock-free, and not in a bucket: each adds one to a
+// running total in one of several stripes, each on its own cache lines, picked by the address
+// of the caller's stack, so that goroutines on different cores rarely write the same line. The
+// successes counted since the window last moved (the stripes' sum less mark) belong to the
+// current bucket, which absorbs them when the window moves. A coarse clock moves it: a timer
+// every quarter width while calls arrive (touched says one did since the last tick), stopping
+// when they do not; the first call after a pause moves it itself. So a success lands in the
+// bucket that was current up to a quarter width before it reported, as if a bucket index were
+// refreshed by the timer. Everything but the stripes and touched is guarded by Breaker.mu.
 type timeWindow struct {
-	idx     atomic.Uint32 // current bucket
-	touched atomic.Bool   // a call arrived since the last tick
+	touched atomic.Bool // a call arrived since the last tick
+	stripes []stripe
+	mask    uint64 // len(stripes) - 1
 	buckets []bucket
 	width   int64 // ns
 	tick    time.Duration
 
 	// Guarded by Breaker.mu.
-	epoch    int64 // current bucket number: ns since base / width
-	running  bool  // the tick timer is scheduled
+	epoch    int64  // current bucket number: ns since base / width
+	mark     uint64 // the stripes' sum when the current bucket last absorbed them
+	running  bool   // the tick timer is scheduled
 	timer    *time.Timer
-	failures int // sums over buckets
+	calls    int // sums over buckets, without the successes not yet absorbed
+	failures int
 	slow     int
 }
 
-type bucket struct {
-	calls    atomic.Uint64
-	failures int // guarded by Breaker.mu
-	slow     int
+type bucket struct{ calls, failures, slow int }
+
+// stripe is a running total of lock-free successes, alone on its cache lines (128 bytes, as
+// some processors fetch lines in pairs).
+type stripe struct {
+	n atomic.Uint64
+	_ [120]byte
 }
 
 func newTimeWindow(span time.Duration, n int) *timeWindow {
 	width := max(int64(span)/int64(n), 1)
+	// A power of two, 4 per processor (16 to 64, 2 to 8 KiB), so that two goroutines rarely
+	// share one.
+	s := 16
+	for s < 4*runtime.GOMAXPROCS(0) && s < 64 {
+		s *= 2
+	}
 	return &timeWindow{
+		stripes: make([]stripe, s),
+		mask:    uint64(s - 1),
 		buckets: make([]bucket, n),
 		width:   width,
 		tick:    max(time.Duration(width/4), time.Millisecond),
@@ -82,11 +103,29 @@ func newTimeWindow(span time.Duration, n int) *timeWindow {
 // success counts a success in a clean window, lock-free.
 func (tw *timeWindow) success(b *Breaker) {
 	if !tw.touched.Load() {
-		b.mu.Lock()
-		tw.touchLocked(b)
-		b.mu.Unlock()
+		tw.touch(b)
 	}
-	tw.buckets[tw.idx.Load()].calls.Add(1)
+	// A goroutine's stack address is a free hint that stays the same from call to call: a
+	// goroutine (so mostly a core) keeps writing the same stripe. Stacks lie at least 2 KiB
+	// apart; a multiplicative hash spreads their numbers over the stripes.
+	var here byte
+	h := uint64(uintptr(unsafe.Pointer(&here))) >> 11 * 0x9e3779b97f4a7c15 >> 40
+	tw.stripes[h&tw.mask].n.Add(1)
+}
+
+func (tw *timeWindow) touch(b *Breaker) {
+	b.mu.Lock()
+	tw.touchLocked(b)
+	b.mu.Unlock()
+}
+
+// sum returns the total of the lock-free successes ever counted.
+func (tw *timeWindow) sum() uint64 {
+	var s uint64
+	for i := range tw.stripes {
+		s += tw.stripes[i].n.Load()
+	}
+	return s
 }
 
 // touchLocked notes a call, restarting the coarse clock if it had stopped. Call with b.mu held.
@@ -131,21 +170,26 @@ func (tw *timeWindow) advanceLocked(now int64) {
 		return
 	}
 	n := int64(len(tw.buckets))
+	s := tw.sum()
+	d := int(s - tw.mark)
+	tw.mark = s
+	tw.buckets[tw.epoch%n].calls += d // the current bucket absorbs its lock-free successes
+	tw.calls += d
 	for e := tw.epoch + 1; e <= to && e <= tw.epoch+n; e++ {
 		bk := &tw.buckets[e%n]
+		tw.calls -= bk.calls
 		tw.failures -= bk.failures
 		tw.slow -= bk.slow
-		bk.failures, bk.slow = 0, 0
-		bk.calls.Store(0)
+		*bk = bucket{}
 	}
 	tw.epoch = to
-	tw.idx.Store(uint32(to % n))
 }
 
 // addLocked records a call in the current bucket. Call with b.mu held.
 func (tw *timeWindow) addLocked(failure, slow bool) {
-	bk := &tw.buckets[tw.idx.Load()]
-	bk.calls.Add(1)
+	bk := &tw.buckets[tw.epoch%int64(len(tw.buckets))]
+	bk.calls++
+	tw.calls++
 	if failure {
 		bk.failures++
 		tw.failures++
@@ -158,19 +202,12 @@ func (tw *timeWindow) addLocked(failure, slow bool) {
 
 // resetLocked empties the window. Call with b.mu held.
 func (tw *timeWindow) resetLocked(b *Breaker) {
-	for i := range tw.buckets {
-		bk := &tw.buckets[i]
-		bk.calls.Store(0)
-		bk.failures, bk.slow = 0, 0
-	}
-	tw.failures, tw.slow = 0, 0
+	clear(tw.buckets)
+	tw.calls, tw.failures, tw.slow = 0, 0, 0
+	tw.mark = tw.sum()
 	tw.advanceLocked(b.since())
 }
 
 func (tw *timeWindow) countsLocked() Counts {
-	c := Counts{Failures: tw.failures, SlowCalls: tw.slow}
-	for i := range tw.buckets {
-		c.Calls += int(tw.buckets[i].calls.Load())
-	}
-	return c
+	return Counts{Calls: tw.calls + int(tw.sum()-tw.mark), Failures: tw.failures, SlowCalls: tw.slow}
 }
