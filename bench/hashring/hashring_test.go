@@ -251,57 +251,6 @@ func BenchmarkGetParallel(b *testing.B) {
 	}
 }
 
-// BenchmarkGetN: a replica set of 3 at 100 nodes into a reused buffer
-// (groupcache has no equivalent).
-func BenchmarkGetN(b *testing.B) {
-	for _, c := range contenders[:4] {
-		for _, set := range keySets {
-			b.Run(fmt.Sprintf("impl=%s/nodes=100/n=3/keys=%s", c.name, set.name), func(b *testing.B) {
-				a := c.build(nodeNames(100)).(ours).a
-				buf := make([]string, 0, 3)
-				mask := len(set.keys) - 1
-				b.ReportAllocs()
-				i := 0
-				for b.Loop() {
-					buf = a.GetN(set.keys[i&mask], 3, buf[:0])
-					i++
-				}
-			})
-		}
-	}
-}
-
-// BenchmarkGetBounded: a balancer's pick with live in-flight counts read
-// through a function from its own backend values.
-func BenchmarkGetBounded(b *testing.B) {
-	type backend struct {
-		name     string
-		inflight atomic.Int64
-	}
-	for _, nodes := range []int{10, 100} {
-		b.Run(fmt.Sprintf("impl=ring/nodes=%d", nodes), func(b *testing.B) {
-			r := hashring.NewRing[*backend](hashring.Options{})
-			var total atomic.Int64
-			for i := 0; i < nodes; i++ {
-				be := &backend{name: "node-" + strconv.Itoa(i)}
-				be.inflight.Store(int64(i % 7))
-				total.Add(int64(i % 7))
-				if err := r.Add(be.name, be); err != nil {
-					b.Fatal(err)
-				}
-			}
-			load := func(be *backend) int64 { return be.inflight.Load() }
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				be, _ := r.GetBounded(hotKeys[i&(len(hotKeys)-1)], 0.25, total.Load(), load)
-				sink = be.name
-				i++
-			}
-		})
-	}
-}
-
 type quality struct {
 	peakMean, moved, needless, rmMoved, rmNeedless, weightErr float64
 }
