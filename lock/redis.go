@@ -61,11 +61,12 @@ type RedisOptions struct {
 	Prefix string
 
 	// FenceTTL is how long a key's fencing counter outlives the last
-	// acquisition that wrote it: one that found the counter missing or
-	// more than a millisecond old (acquisitions less than a millisecond
-	// apart only increment it). Default 7 days; negative: forever. Tokens
-	// stay increasing after the counter expires (see the package doc), so
-	// the TTL only stops one counter per lock name from accumulating.
+	// acquisition that wrote it: one that found the counter missing, more
+	// than a millisecond old or ahead of the client's clock (acquisitions
+	// less than a millisecond apart only increment it). Default 7 days;
+	// negative: forever. Tokens stay increasing after the counter expires
+	// (see the package doc), so the TTL only stops one counter per lock
+	// name from accumulating.
 	FenceTTL time.Duration
 
 	// WaitReplicas, when positive, makes every acquisition wait (Redis WAIT)
@@ -160,11 +161,18 @@ func (r *Redis) keys(key string) []string {
 // Acquire implements [Backend] with acquire.lua, then WAIT when
 // WaitReplicas is set.
 func (r *Redis) Acquire(ctx context.Context, key, owner string, ttl time.Duration) (Grant, bool, error) {
+	return r.acquire(ctx, key, owner, ttl, time.Now().UnixMicro())
+}
+
+// acquire is Acquire with the client clock now, in µs since the Unix epoch,
+// which only decides whether the script reads the server clock (see
+// acquire.lua).
+func (r *Redis) acquire(ctx context.Context, key, owner string, ttl time.Duration, now int64) (Grant, bool, error) {
 	keys := r.keys(key)
 	if r.wait > 0 {
-		return r.acquireWait(ctx, key, keys, owner, ttl)
+		return r.acquireWait(ctx, key, keys, owner, ttl, now)
 	}
-	return parseAcquire(acquireScript.Run(ctx, r.c, keys, owner, ms(ttl), r.fenceTTL).Int64())
+	return parseAcquire(acquireScript.Run(ctx, r.c, keys, owner, ms(ttl), r.fenceTTL, now).Int64())
 }
 
 func parseAcquire(tok int64, err error) (Grant, bool, error) {
@@ -184,7 +192,7 @@ type clusterClient interface {
 
 // acquireWait acquires and runs WAIT on one connection of the key's master:
 // WAIT counts the replicas that acknowledged that connection's writes.
-func (r *Redis) acquireWait(ctx context.Context, key string, keys []string, owner string, ttl time.Duration) (Grant, bool, error) {
+func (r *Redis) acquireWait(ctx context.Context, key string, keys []string, owner string, ttl time.Duration, now int64) (Grant, bool, error) {
 	var node *redis.Client
 	switch c := r.c.(type) {
 	case *redis.Client:
@@ -199,7 +207,7 @@ func (r *Redis) acquireWait(ctx context.Context, key string, keys []string, owne
 	}
 	conn := node.Conn()
 	defer conn.Close()
-	g, ok, err := parseAcquire(acquireScript.Run(ctx, conn, keys, owner, ms(ttl), r.fenceTTL).Int64())
+	g, ok, err := parseAcquire(acquireScript.Run(ctx, conn, keys, owner, ms(ttl), r.fenceTTL, now).Int64())
 	if err != nil || !ok {
 		return g, ok, err
 	}

@@ -395,3 +395,61 @@ func TestRedisErrorsWrapped(t *testing.T) {
 	var op interface{ Timeout() bool }
 	assert.True(t, errors.As(err, &op), "network error is wrapped, not replaced: %v", err)
 }
+
+// TestRedisTokensIgnoreClientClock: the client's clock only decides whether
+// acquire.lua reads the server clock. Clients an hour behind, an hour ahead
+// or at the Unix epoch still get increasing tokens that follow the server
+// clock, and after the counter is lost a client far behind still gets a
+// token above every earlier one.
+func TestRedisTokensIgnoreClientClock(t *testing.T) {
+	for _, s := range redisStores() {
+		t.Run("store="+s.name, func(t *testing.T) {
+			ctx := ctxT(t)
+			rdb := s.rdb(t)
+			r := lock.NewRedis(rdb, lock.RedisOptions{Prefix: redistest.Prefix(t)})
+			fence := r.LockKey("k") + ":fence"
+			take := func(clock time.Time) uint64 {
+				g, ok, err := lock.AcquireWithClock(r, ctx, "k", "owner", time.Second, clock)
+				require.NoError(t, err)
+				require.True(t, ok)
+				ok, err = r.Release(ctx, "k", "owner")
+				require.NoError(t, err)
+				require.True(t, ok)
+				return g.Token
+			}
+			serverNow := func() time.Time {
+				now, err := rdb.Time(ctx).Result()
+				require.NoError(t, err)
+				return now
+			}
+			clocks := []struct {
+				name string
+				now  func() time.Time
+			}{
+				{"true", time.Now},
+				{"an hour behind", func() time.Time { return time.Now().Add(-time.Hour) }},
+				{"an hour ahead", func() time.Time { return time.Now().Add(time.Hour) }},
+				{"the epoch", func() time.Time { return time.UnixMicro(0) }},
+			}
+			var last uint64
+			for round := range 3 {
+				for _, c := range clocks {
+					tok := take(c.now())
+					assert.Greater(t, tok, last, "round %d, clock %s", round, c.name)
+					last = tok
+					assert.InDelta(t, float64(serverNow().UnixMicro()), float64(tok), float64(time.Minute/time.Microsecond),
+						"clock %s: tokens follow the server clock", c.name)
+				}
+				if round == 1 {
+					time.Sleep(2 * time.Millisecond) // the counter is now old
+				}
+			}
+			for _, c := range clocks {
+				require.NoError(t, rdb.Del(ctx, fence).Err(), "the counter is lost")
+				tok := take(c.now())
+				assert.Greater(t, tok, last, "clock %s after the counter was lost", c.name)
+				last = tok
+			}
+		})
+	}
+}
