@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -68,4 +69,19 @@ func isDocumented(err error) bool {
 		}
 	}
 	return false
+}
+
+// FuzzHashShort: the default key hash, computed in Go for short keys
+// (sum64Short), equals xxhash.Sum64String for any input.
+func FuzzHashShort(f *testing.F) {
+	for _, s := range []string{"", "a", "abc", "abcd", "user:1", "user:12345678901", "0123456789abcdef0123456789abcde", strings.Repeat("\xff", 40)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := xxhash.Sum64String(s)
+		require.Equal(t, want, hashKey(nil, s))
+		if len(s) < shortKey {
+			require.Equal(t, want, sum64Short(s))
+		}
+	})
 }

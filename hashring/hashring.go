@@ -117,9 +117,13 @@ type Options struct {
 }
 
 // hashKey hashes with the configured function; nil means xxhash, called
-// directly so the common case has no indirect call.
+// directly so the common case has no indirect call, and for short keys
+// computed by sum64Short.
 func hashKey(h Hash, s string) uint64 {
 	if h == nil {
+		if len(s) < shortKey {
+			return sum64Short(s)
+		}
 		return xxhash.Sum64String(s)
 	}
 	return h(s)

@@ -108,7 +108,11 @@ func (g *Maglev[N]) Get(key string) (N, bool) {
 	}
 	var h uint64
 	if s.hash == nil { // hashKey by hand: it is too big to inline
-		h = xxhash.Sum64String(key)
+		if len(key) < shortKey {
+			h = sum64Short(key)
+		} else {
+			h = xxhash.Sum64String(key)
+		}
 	} else {
 		h = s.hash(key)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -93,20 +94,17 @@ func TestRingHandComputed(t *testing.T) {
 	assert.ErrorIs(t, r.Remove("4"), ErrNotFound)
 }
 
-// TestRingStratifiedPlacement: with V cells, virtual node i lands in cell
-// (i*g) mod V, and only its offset comes from the hash.
-func TestRingStratifiedPlacement(t *testing.T) {
-	const v = 10
-	pl := newPlacement(v, nil)
-	pts := pl.appendPoints(nil, "node", 25)
-	cells := make([]int, v)
-	for i, p := range pts {
-		cell := int(p / pl.cell)
-		require.Equal(t, (i*pl.stride)%v, cell, "point %d", i)
-		cells[cell]++
-	}
-	for c, n := range cells {
-		assert.True(t, n == 2 || n == 3, "cell %d holds %d of 25 points", c, n)
+// TestRingPlacement: virtual node i of a node is at hash("name#i"),
+// whatever V and the node's weight, so a heavier weight only adds points
+// after the existing ones.
+func TestRingPlacement(t *testing.T) {
+	for _, v := range []int{1, 10, 1000} {
+		pl := newPlacement(v, nil)
+		pts := pl.appendPoints(nil, "node", 25)
+		for i, p := range pts {
+			require.Equal(t, xxhash.Sum64String("node#"+strconv.Itoa(i)), p, "V=%d, point %d", v, i)
+		}
+		assert.Equal(t, pts[:10], pl.appendPoints(nil, "node", 10))
 	}
 }
 
