@@ -169,9 +169,10 @@ const (
 // A Balancer is safe for concurrent use. It must be created with [New]. It starts no goroutine.
 type Balancer[B comparable] struct {
 	policy  Policy
+	rotate  bool // Pick may take the shortest path: RoundRobin or WeightedRoundRobin, not guarded
+	fast    bool // Pick may take the fast path: policy up to PowerOfTwo, not guarded
 	track   bool // policy counts requests in flight
 	guarded bool // breakers or slow start may refuse a choice
-	fast    bool // Pick may take the fast path: policy up to PowerOfTwo, not guarded
 	opts    Options[B]
 	epoch   time.Time
 
@@ -187,6 +188,8 @@ type Balancer[B comparable] struct {
 	total atomic.Int64 // requests in flight over all backends (ConsistentHash only)
 	_     [56]byte
 
+	permits sync.Pool // of *permitBox, with opts.Breaker
+
 	mu      sync.Mutex // protects members, byKey, hash and snapshot rebuilds
 	members []*node[B]
 	byKey   map[B]*node[B]
@@ -197,12 +200,11 @@ type Balancer[B comparable] struct {
 type node[B comparable] struct {
 	backend B
 	bal     *Balancer[B]
-	kind    uint8 // kind* bits: what Done has to do
+	kind    uint8 // kind* bits: what Done has to do; a Pick carries the node only when non-zero
 
 	inflight atomic.Int64
 	ewma     atomic.Uint64 // float64 bits, nanoseconds
 	stamp    atomic.Int64  // ns since epoch of the last EWMA update
-	ewmaMu   sync.Mutex    // serializes EWMA updates
 	slowEnd  atomic.Int64  // ns since epoch at which slow start ends; 0 when none
 	ejected  atomic.Bool   // breaker open
 	avail    atomic.Bool   // in the current snapshot's pick set
@@ -223,17 +225,18 @@ const (
 	kindBreaker             // report to the node's breaker
 )
 
-// snapshot is one immutable view of the membership and health.
+// snapshot is one immutable view of the membership and health. The fields the fast paths of
+// Pick read come first, so that they share a cache line.
 type snapshot[B comparable] struct {
-	set      []*node[B] // backends picks choose from
+	sched    []uint32   // rotation: indexes into set (0, 1, ..., n-1 for RoundRobin)
+	schedMod uint64     // fastmod multiplier for len(sched)
 	backends []B        // set[i].backend, one pointer hop closer
+	set      []*node[B] // backends picks choose from
+	setMod   uint64     // fastmod multiplier for len(set)
 	weights  []int64    // weight of set[i]
 	weighted bool       // weights differ
 	panic    bool       // set holds unhealthy backends
 	alias    alias      // over weights, when weighted
-	setMod   uint64     // fastmod multiplier for len(set)
-	sched    []uint32   // WeightedRoundRobin sequence of indexes into set
-	schedMod uint64     // fastmod multiplier for len(sched)
 	hash     *hashState[B]
 }
 
@@ -278,10 +281,12 @@ func New[B comparable](policy Policy, opts Options[B]) *Balancer[B] {
 		track:   policy.tracksLoad(),
 		guarded: opts.Breaker != nil || opts.SlowStart > 0,
 		fast:    policy <= PowerOfTwo && opts.Breaker == nil && opts.SlowStart <= 0,
+		rotate:  policy <= WeightedRoundRobin && opts.Breaker == nil && opts.SlowStart <= 0,
 		opts:    opts,
 		epoch:   time.Now(),
 		byKey:   map[B]*node[B]{},
 	}
+	b.permits.New = func() any { return new(permitBox) }
 	b.seed.Store(opts.Seed)
 	b.mu.Lock()
 	_ = b.rebuild(true) // no members: cannot fail
@@ -500,7 +505,7 @@ func (b *Balancer[B]) newNode(backend B, join bool) *node[B] {
 // startSlow starts n's slow start, if configured.
 func (b *Balancer[B]) startSlow(n *node[B]) {
 	if b.opts.SlowStart > 0 {
-		n.slowEnd.Store(b.since(time.Now()) + int64(b.opts.SlowStart))
+		n.slowEnd.Store(b.now() + int64(b.opts.SlowStart))
 	}
 }
 
@@ -565,8 +570,13 @@ func (b *Balancer[B]) rebuild(membership bool) error {
 	}
 	if len(s.set) > 0 {
 		s.setMod = fastmodMultiplier(len(s.set))
-		if b.policy == WeightedRoundRobin {
+		switch b.policy {
+		case RoundRobin:
+			s.sched = roundRobinSchedule(len(s.set))
+		case WeightedRoundRobin:
 			s.sched = smoothSchedule(s.weights)
+		}
+		if s.sched != nil {
 			s.schedMod = fastmodMultiplier(len(s.sched))
 		}
 	}
@@ -582,6 +592,10 @@ func (b *Balancer[B]) rebuild(membership bool) error {
 
 // since returns t as nanoseconds since the balancer's epoch.
 func (b *Balancer[B]) since(t time.Time) int64 { return int64(t.Sub(b.epoch)) }
+
+// now returns the current time as nanoseconds since the balancer's epoch. It is since(time.Now())
+// but reads only the monotonic clock (time.Since's fast path), about a third cheaper.
+func (b *Balancer[B]) now() int64 { return int64(time.Since(b.epoch)) }
 
 // rand64 returns a random 64-bit value.
 func (b *Balancer[B]) rand64() uint64 {
@@ -618,40 +632,65 @@ func below(r uint32, n int) int { return int((uint64(r) * uint64(n)) >> 32) }
 
 // Pick is one pick: the backend to send the request to, and the accounting to close with Done.
 // Call [Pick.Done] (or [Pick.DoneAt]) exactly once, when the request ends, whatever its outcome;
-// the zero Pick's Done does nothing.
+// the zero Pick's Done does nothing. Calling Done twice on a pick (or on copies of it) is a bug: it
+// releases the in-flight count twice and, with breakers, may report the result under the permit
+// of another pick.
 type Pick[B comparable] struct {
 	// Backend is the backend picked.
 	Backend B
 
-	n      *node[B]
+	// Two words at most besides Backend: a Pick of a one- or two-word backend is then small
+	// enough to stay in registers (a five-word Pick went through memory, with store-forwarding
+	// stalls, which doubled the cost of a round-robin pick).
+	n   *node[B]   // nil when Done has nothing to do (see node.kind)
+	box *permitBox // the breaker's permit, with Options.Breaker
+}
+
+// permitBox carries a breaker permit from Pick to Done. Boxes are recycled through the balancer's
+// pool, so that a pick with breakers does not allocate either.
+type permitBox struct {
 	permit breaker.Permit
 }
 
 // Pick picks a backend for one request. It returns ErrNoBackend if no backend can be picked (see
 // [ErrNoBackend]). For PeakEWMA and during slow start it reads the clock.
 func (b *Balancer[B]) Pick() (Pick[B], error) {
-	if b.fast {
-		// Fast path: no clock, nothing can refuse the policy's choice.
+	if b.rotate {
+		// RoundRobin and WeightedRoundRobin without breakers or slow start: one atomic add and
+		// two table reads, and a Pick without a node, so that Done has nothing to do.
 		s := b.snap.Load()
-		if len(s.set) == 0 {
-			return Pick[B]{}, ErrNoBackend
+		if k := len(s.sched); k > 0 {
+			return Pick[B]{Backend: s.backends[s.sched[next(&b.rr, s.schedMod, k)]]}, nil
 		}
-		var i int
-		switch b.policy { // roundRobin and smoothRoundRobin, inlined by hand
-		case RoundRobin:
-			i = next(&b.rr, s.setMod, len(s.set))
-		case WeightedRoundRobin:
-			i = int(s.sched[next(&b.rr, s.schedMod, len(s.sched))])
-		default:
-			i = b.choose(s, 0)
-		}
-		n := s.set[i]
-		if b.track {
-			n.inflight.Add(1)
-		}
-		return Pick[B]{Backend: s.backends[i], n: n}, nil
 	}
-	return b.pick(-1)
+	return b.pickRest()
+}
+
+// pickRest is Pick beyond its shortest path.
+func (b *Balancer[B]) pickRest() (Pick[B], error) {
+	if !b.fast {
+		return b.pick(-1)
+	}
+	// Fast path: no clock, nothing can refuse the policy's choice.
+	s := b.snap.Load()
+	if len(s.set) == 0 {
+		return Pick[B]{}, ErrNoBackend
+	}
+	var i int
+	switch b.policy {
+	case PowerOfTwo:
+		i = powerOfTwo(b, s)
+	case Random:
+		i = random(b, s)
+	default:
+		i = b.choose(s, 0)
+	}
+	if !b.track {
+		return Pick[B]{Backend: s.backends[i]}, nil
+	}
+	n := s.set[i]
+	n.inflight.Add(1)
+	return Pick[B]{Backend: s.backends[i], n: n}, nil
 }
 
 // PickAt is [Balancer.Pick] at time now, for PeakEWMA's decay and slow start, instead of reading
@@ -665,16 +704,17 @@ func (b *Balancer[B]) pick(now int64) (Pick[B], error) {
 		return Pick[B]{}, ErrNoBackend
 	}
 	if b.policy == PeakEWMA && now < 0 {
-		now = b.since(time.Now())
+		now = b.now()
 	}
 	n := s.set[b.choose(s, now)]
 	if !b.guarded {
 		// No breakers and no slow start: nothing can refuse the policy's choice.
-		if b.track {
-			n.inflight.Add(1)
-			if b.policy == ConsistentHash {
-				b.total.Add(1)
-			}
+		if !b.track {
+			return Pick[B]{Backend: n.backend}, nil
+		}
+		n.inflight.Add(1)
+		if b.policy == ConsistentHash {
+			b.total.Add(1)
 		}
 		return Pick[B]{Backend: n.backend, n: n}, nil
 	}
@@ -692,9 +732,7 @@ func (b *Balancer[B]) pick(now int64) (Pick[B], error) {
 // choose returns the index in s.set of the policy's choice.
 func (b *Balancer[B]) choose(s *snapshot[B], now int64) int {
 	switch b.policy {
-	case RoundRobin:
-		return roundRobin(b, s)
-	case WeightedRoundRobin:
+	case RoundRobin, WeightedRoundRobin:
 		return smoothRoundRobin(b, s)
 	case Random:
 		return random(b, s)
@@ -714,7 +752,7 @@ func (b *Balancer[B]) choose(s *snapshot[B], now int64) int {
 func (b *Balancer[B]) take(s *snapshot[B], n *node[B], now *int64, last bool) (Pick[B], bool) {
 	if end := n.slowEnd.Load(); end != 0 && !last {
 		if *now < 0 {
-			*now = b.since(time.Now())
+			*now = b.now()
 		}
 		if *now >= end {
 			n.slowEnd.CompareAndSwap(end, 0)
@@ -725,13 +763,18 @@ func (b *Balancer[B]) take(s *snapshot[B], n *node[B], now *int64, last bool) (P
 			}
 		}
 	}
-	p := Pick[B]{Backend: n.backend, n: n}
+	p := Pick[B]{Backend: n.backend}
+	if n.kind != 0 {
+		p.n = n
+	}
 	if n.brk != nil {
 		permit, err := n.brk.Allow()
 		if err != nil && !s.panic {
 			return Pick[B]{}, false
 		}
-		p.permit = permit
+		box := b.permits.Get().(*permitBox)
+		box.permit = permit
+		p.box = box
 	}
 	if b.track {
 		n.inflight.Add(1)
@@ -762,22 +805,29 @@ func (b *Balancer[B]) scan(s *snapshot[B], skip int) (Pick[B], error) {
 // Done ends the request: it releases the in-flight count, reports err to the backend's breaker and,
 // for PeakEWMA, records latency (reading the clock). Pass the request's error as the outcome: nil
 // for a success, including answers such as "not found" that say nothing about the backend's health.
-// context.Canceled is not held against the backend.
+// context.Canceled is not held against the backend. For RoundRobin, WeightedRoundRobin, Random and
+// WeightedRandom without breakers there is nothing to do, and Done returns at once.
 func (p Pick[B]) Done(err error, latency time.Duration) {
-	if p.n == nil || p.n.kind == 0 {
-		return // the policy tracks nothing and there is no breaker
+	if p.n != nil { // small enough to be inlined: a pick with nothing to account costs one test
+		p.done(err, latency)
 	}
-	if p.n.kind&kindEWMA != 0 {
-		p.n.observe(p.n.bal.since(time.Now()), err, latency)
-	}
-	p.finish(err)
 }
 
 // DoneAt is [Pick.Done] at time now, instead of reading the clock.
 func (p Pick[B]) DoneAt(now time.Time, err error, latency time.Duration) {
-	if p.n == nil || p.n.kind == 0 {
-		return
+	if p.n != nil {
+		p.doneAt(now, err, latency)
 	}
+}
+
+func (p Pick[B]) done(err error, latency time.Duration) {
+	if p.n.kind&kindEWMA != 0 {
+		p.n.observe(p.n.bal.now(), err, latency)
+	}
+	p.finish(err)
+}
+
+func (p Pick[B]) doneAt(now time.Time, err error, latency time.Duration) {
 	if p.n.kind&kindEWMA != 0 {
 		p.n.observe(p.n.bal.since(now), err, latency)
 	}
@@ -792,7 +842,10 @@ func (p Pick[B]) finish(err error) {
 			n.bal.total.Add(-1)
 		}
 	}
-	if n.kind&kindBreaker != 0 {
-		p.permit.Done(err)
+	if box := p.box; box != nil {
+		permit := box.permit
+		box.permit = breaker.Permit{}
+		n.bal.permits.Put(box)
+		permit.Done(err)
 	}
 }

@@ -181,19 +181,26 @@ func TestSmoothWeightedRoundRobin(t *testing.T) {
 
 func TestWeightedShares(t *testing.T) {
 	const n = 60000
-	weights := []int{1, 2, 3}
 	// LeastConnections breaks ties uniformly, so with every request done at once (all loads 0)
-	// it does not follow weights: TestLoadAware checks its weighting.
-	for _, p := range []balancer.Policy{balancer.WeightedRandom, balancer.PowerOfTwo} {
-		t.Run(p.String(), func(t *testing.T) {
-			b := newBal(t, p, balancer.Options[string]{}, weights...)
-			c := counts(t, b, n)
-			for i, w := range weights {
-				name := string(rune('a' + i))
-				assert.InDelta(t, float64(w)/6, float64(c[name])/n, 0.02, "share of %s (seed %d)", name, testSeed)
-			}
-		})
+	// it does not follow weights: TestLoadAware checks its weighting. PowerOfTwo then keeps its
+	// first candidate, drawn by weight (from 32 random bits, see twoChoices).
+	for _, weights := range [][]int{{1, 2, 3}, {100, 1, 1, 1}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}} {
+		total := 0
+		for _, w := range weights {
+			total += w
+		}
+		for _, p := range []balancer.Policy{balancer.WeightedRandom, balancer.PowerOfTwo} {
+			t.Run(fmt.Sprintf("%s/%v", p, weights), func(t *testing.T) {
+				b := newBal(t, p, balancer.Options[string]{}, weights...)
+				c := counts(t, b, n)
+				for i, w := range weights {
+					name := string(rune('a' + i))
+					assert.InDelta(t, float64(w)/float64(total), float64(c[name])/n, 0.01, "share of %s (seed %d)", name, testSeed)
+				}
+			})
+		}
 	}
+	weights := []int{1, 2, 3}
 	t.Run("random ignores weights", func(t *testing.T) {
 		b := newBal(t, balancer.Random, balancer.Options[string]{}, weights...)
 		c := counts(t, b, n)
@@ -279,6 +286,32 @@ func TestPeakEWMA(t *testing.T) {
 		pk.DoneAt(at(1), fmt.Errorf("wrapped: %w", context.Canceled), time.Millisecond)
 		assert.Equal(t, time.Millisecond, b.Members()[0].Latency)
 	})
+}
+
+// TestPeakEWMAZeroLatency is the regression test for a 3x slower PeakEWMA pick: latencies of 0
+// (or decayed towards 0) used to leave a subnormal float as the average, whose arithmetic is very
+// slow on x86. The average now stays at least 1 ns, and a long idle time decays it to that floor.
+func TestPeakEWMAZeroLatency(t *testing.T) {
+	base := time.Now()
+	b := newBal(t, balancer.PeakEWMA, balancer.Options[string]{Decay: time.Second}, 1, 1)
+	for k := range 100 {
+		pk, err := b.PickAt(base.Add(time.Duration(k) * time.Millisecond))
+		require.NoError(t, err)
+		pk.DoneAt(base.Add(time.Duration(k)*time.Millisecond), nil, 0)
+	}
+	for _, st := range b.Members() {
+		assert.Equal(t, time.Nanosecond, st.Latency, "measured 0: at the floor, still measured (%s)", st.Backend)
+	}
+
+	b = newBal(t, balancer.PeakEWMA, balancer.Options[string]{Decay: time.Second}, 1)
+	pk, err := b.PickAt(base)
+	require.NoError(t, err)
+	pk.DoneAt(base, nil, time.Second)
+	later := base.Add(10 * time.Hour) // 36,000 decay constants: exp(-36000) underflows
+	pk, err = b.PickAt(later)
+	require.NoError(t, err)
+	pk.DoneAt(later, nil, 0)
+	assert.Equal(t, time.Nanosecond, b.Members()[0].Latency)
 }
 
 func TestPanicThreshold(t *testing.T) {
@@ -544,6 +577,98 @@ func TestPickAllocs(t *testing.T) {
 				pk.Done(nil, time.Millisecond)
 			})
 			assert.Equal(t, 0.0, allocs)
+		})
+		t.Run(p.String()+"/breaker", func(t *testing.T) {
+			b := newBal(t, p, balancer.Options[string]{Breaker: &breaker.Options{}}, 1, 2, 3, 4, 5)
+			allocs := testing.AllocsPerRun(1000, func() {
+				pk, err := b.PickKey("user:1")
+				if err != nil {
+					panic(err)
+				}
+				pk.Done(nil, time.Millisecond)
+			})
+			assert.Equal(t, 0.0, allocs)
+		})
+	}
+}
+
+// TestDoneWithoutAccounting checks the policies that track nothing: their picks carry no
+// per-backend state, and Done (also after the backend left) changes nothing.
+func TestDoneWithoutAccounting(t *testing.T) {
+	tests := []struct {
+		name   string
+		policy balancer.Policy
+		opts   balancer.Options[string]
+	}{
+		{"roundrobin", balancer.RoundRobin, balancer.Options[string]{}},
+		{"wrr", balancer.WeightedRoundRobin, balancer.Options[string]{}},
+		{"random", balancer.Random, balancer.Options[string]{}},
+		{"wrandom", balancer.WeightedRandom, balancer.Options[string]{}},
+		{"roundrobin with slow start", balancer.RoundRobin, balancer.Options[string]{SlowStart: time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBal(t, tt.policy, tt.opts, 1, 2, 3)
+			var held []balancer.Pick[string]
+			for range 30 {
+				pk, err := b.Pick()
+				require.NoError(t, err)
+				held = append(held, pk)
+			}
+			require.True(t, b.Remove("a"))
+			for k, pk := range held {
+				if k%2 == 0 {
+					pk.Done(errors.New("boom"), time.Second)
+				} else {
+					pk.DoneAt(time.Now(), nil, time.Millisecond)
+				}
+			}
+			for _, st := range b.Members() {
+				assert.Equal(t, 0, st.InFlight, st.Backend)
+				assert.Equal(t, time.Duration(0), st.Latency, st.Backend)
+				assert.True(t, st.Available, st.Backend)
+			}
+			c := counts(t, b, 50)
+			assert.Equal(t, 50, c["b"]+c["c"], "picks after a left: %v", c)
+		})
+	}
+}
+
+// TestBreakerPermitsFollowTheirPick holds many picks with breakers and ends them out of order,
+// twice (permits are recycled between picks): each result reaches the breaker of its own backend.
+func TestBreakerPermitsFollowTheirPick(t *testing.T) {
+	for _, p := range []balancer.Policy{balancer.RoundRobin, balancer.PowerOfTwo, balancer.PeakEWMA} {
+		t.Run(p.String(), func(t *testing.T) {
+			b := newBal(t, p, balancer.Options[string]{
+				Breaker: &breaker.Options{FailureRate: -1}, // never trips
+			}, 1, 1, 1)
+			picked := map[string]int{}
+			for range 2 {
+				var held []balancer.Pick[string]
+				for range 12 {
+					pk, err := b.Pick()
+					require.NoError(t, err)
+					held = append(held, pk)
+					picked[pk.Backend]++
+				}
+				for k := len(held) - 1; k >= 0; k-- {
+					var err error
+					if held[k].Backend == "a" {
+						err = errors.New("boom")
+					}
+					held[k].Done(err, time.Millisecond)
+				}
+			}
+			require.Positive(t, picked["a"])
+			for _, st := range b.Members() {
+				m := st.Breaker.Metrics()
+				want := 0
+				if st.Backend == "a" {
+					want = picked["a"]
+				}
+				assert.Equal(t, want, m.Counts.Failures, "failures reported to %s's breaker", st.Backend)
+				assert.Equal(t, 0, st.InFlight, st.Backend)
+			}
 		})
 	}
 }

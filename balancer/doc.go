@@ -56,9 +56,15 @@
 //
 // # Cost
 //
-// A pick with RoundRobin or WeightedRoundRobin is one atomic add and a table read at any number
-// of backends; Random and WeightedRandom one random number (and a table read); PowerOfTwo one
-// random number and two atomic loads, plus an atomic add in Pick and Done; LeastConnections scans
-// all backends. PeakEWMA adds two clock reads (one in Pick, one in Done) unless the caller passes
-// the time to [Balancer.PickAt] and [Pick.DoneAt]. None allocates. See bench_test.go.
+// A pick with RoundRobin or WeightedRoundRobin is one atomic add and two table reads at any number
+// of backends, and its Done does nothing; Random and WeightedRandom one random number (and a table
+// read); PowerOfTwo one random number for both candidates and two atomic loads, plus an atomic add
+// in Pick and in Done; LeastConnections scans all backends. PeakEWMA is PowerOfTwo plus one clock
+// read in Pick and one in Done (none if the caller passes the time to [Balancer.PickAt] and
+// [Pick.DoneAt]), and in Done a compare-and-swap and a store of the latency average. None
+// allocates, breakers included. RoundRobin's and WeightedRoundRobin's position is one counter
+// shared by all goroutines, as a strict rotation needs (go-kit's round-robin has the same):
+// parallel picks contend for its cache line, which costs more per pick than the add alone; the
+// counters of the load-aware policies are per backend. See bench_test.go, and bench/balancer for
+// peers.
 package balancer

@@ -1,7 +1,8 @@
 package balancer
 
 // twoChoices draws two distinct indexes of the set (in proportion to weight when weighted; the
-// second is redrawn once if it repeats the first, then taken as the next index).
+// second is redrawn once if it repeats the first, then taken as the next index). One 64-bit random
+// value gives both candidates: 32 bits each.
 func twoChoices[B comparable](b *Balancer[B], s *snapshot[B]) (int, int) {
 	n := len(s.set)
 	if n == 1 {
@@ -16,8 +17,7 @@ func twoChoices[B comparable](b *Balancer[B], s *snapshot[B]) (int, int) {
 		}
 		return i, j
 	}
-	i := s.alias.draw(r)
-	j := s.alias.draw(b.rand64())
+	i, j := s.alias.draw32(uint32(r>>32)), s.alias.draw32(uint32(r))
 	if j == i {
 		if j = s.alias.draw(b.rand64()); j == i {
 			if j = i + 1; j == n {

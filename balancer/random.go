@@ -64,3 +64,15 @@ func (a alias) draw(r uint64) int {
 	}
 	return int(a.alias[i])
 }
+
+// draw32 is draw from 32 random bits: the high half of r*n picks the column, the low half, the
+// position of r within the column, is the coin (uniform in steps of n/2^32, which is plenty for
+// P2C's candidates; draw keeps full 32-bit coins for WeightedRandom).
+func (a alias) draw32(r uint32) int {
+	m := uint64(r) * uint64(len(a.prob))
+	i := int(m >> 32)
+	if uint32(m) < a.prob[i] {
+		return i
+	}
+	return int(a.alias[i])
+}

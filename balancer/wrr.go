@@ -1,6 +1,7 @@
 package balancer
 
-// smoothRoundRobin returns the next index of the precomputed smooth weighted sequence.
+// smoothRoundRobin returns the next index of the precomputed sequence: the smooth weighted one, or
+// RoundRobin's 0, 1, ..., n-1.
 func smoothRoundRobin[B comparable](b *Balancer[B], s *snapshot[B]) int {
 	return int(s.sched[next(&b.rr, s.schedMod, len(s.sched))])
 }
