@@ -57,21 +57,19 @@ func newAlias(weights []int64) alias {
 }
 
 // draw maps 64 random bits to an index: the high half picks a column, the low half the coin.
-func (a alias) draw(r uint64) int {
-	i := below(uint32(r>>32), len(a.prob))
-	if uint32(r) < a.prob[i] {
-		return i
-	}
-	return int(a.alias[i])
-}
+func (a alias) draw(r uint64) int { return a.toss(below(uint32(r>>32), len(a.prob)), uint32(r)) }
 
 // draw32 is draw from 32 random bits: the high half of r*n picks the column, the low half, the
 // position of r within the column, is the coin (uniform in steps of n/2^32, which is plenty for
 // P2C's candidates; draw keeps full 32-bit coins for WeightedRandom).
 func (a alias) draw32(r uint32) int {
 	m := uint64(r) * uint64(len(a.prob))
-	i := int(m >> 32)
-	if uint32(m) < a.prob[i] {
+	return a.toss(int(m>>32), uint32(m))
+}
+
+// toss returns column i, or its alias when coin is at or above i's probability.
+func (a alias) toss(i int, coin uint32) int {
+	if coin < a.prob[i] {
 		return i
 	}
 	return int(a.alias[i])
