@@ -38,33 +38,30 @@
 //
 // A token is issued by the same script that takes the lock, so it costs no
 // extra round trip. It follows the server clock in microseconds, and a
-// per-key counter (the key's last token) keeps it increasing where the
-// clock does not. The script INCRements the counter: if the result is
-// within a millisecond of the client's clock (sent with the request) or
-// ahead of it, that is the token, with no clock read in the server (the
-// key was taken less than a millisecond ago, or the counter is ahead: a
-// client clock behind, a server clock stepped back, or Redlock raised it);
-// otherwise (the counter is older, missing, or not a number) the script
-// reads Redis TIME and the token is the larger of the counter and the time
-// + 1µs, stored as the new counter. Tokens are thus strictly increasing
-// while the counter is kept, and none exceeds the server time it was issued
-// at + 1µs, so when the counter is lost (expired, evicted, server restarted
-// without persistence) the next token, taken from the server clock, is
-// still greater, as long as the server clock does not step back. A counter
-// rolled back by a failover that lost the last acquisitions is older than
-// a millisecond by the time it is used (no failover is faster), so the
-// server clock takes over then too, unless the acquiring client's clock is
-// behind by about as long as the failover took (or the new master's clock
-// is): keep clocks synchronised (NTP), as any use of time in a lock
-// requires. The counter key has no role in mutual exclusion and outlives
-// the lock: it expires RedisOptions.FenceTTL (default 7 days) after the
-// last acquisition that wrote it, which keeps one counter per lock name
-// from piling up forever; the clock covers its loss.
+// short-lived per-key counter keeps it increasing within a millisecond. The
+// script INCRements the counter: if the counter was there, the result is
+// the token, with no clock read; if INCR created it (or it was not a
+// number), the script reads Redis TIME, and the token is the time + 1µs,
+// stored as the counter with a 1ms TTL (so it lives 1-2ms). Every token a
+// counter issues is below the time it expires (each script takes well
+// over 1µs), so the clock then gives a greater one: tokens strictly
+// increase while the server clock does not step back. A lost counter
+// (evicted, deleted, a server restarted without persistence) sends the
+// next acquisition to the clock too. A counter rolled back by a failover
+// to a replica that missed the last acquisitions, or by a restart from an
+// older snapshot, comes back with the absolute expiry it had, so it has
+// expired by then and the clock takes over, unless the new master took
+// over within a millisecond or its clock is behind the old one's: keep
+// clocks synchronised (NTP), as any use of time in a lock requires. The
+// client's clock plays no part. A counter that Redlock raises ahead of a
+// server's clock lives until that clock passes it.
 //
-// Reading the server clock only when needed keeps the acquisition script
-// at bsm/redislock's SET NX PX plus one INCR, so an uncontended
-// Obtain+Release costs about 1-2µs more than redislock's, which issues no
-// token (bench/lock measures both side by side).
+// The counter never outlives its use by more than 2ms, so fencing leaves
+// no keys behind, and the acquisition script is bsm/redislock's SET NX PX
+// plus one INCR, plus TIME and SET for the first acquisition in a
+// millisecond: an uncontended Obtain+Release costs within a few percent of
+// redislock's, which issues no token (bench/lock measures both side by
+// side).
 //
 // # Auto-renewal and the lost-lock context
 //
@@ -107,12 +104,13 @@
 // For key k and RedisOptions.Prefix p (default "lock:"):
 //
 //	p{k}        string, the owner's random token, with the lock's TTL
-//	p{k}:fence  string, the last fencing token, expiring FenceTTL after the last acquisition
+//	p{k}:fence  string, the last fencing token, for 1-2ms (see Fencing tokens)
 //
 // Both share the hash tag {k}, so each script touches one Cluster slot.
-// Tokens follow Redis TIME; the client's clock only decides when the
-// script reads it (see Fencing tokens), and otherwise matters only for the
-// local validity, which the drift factor covers.
+// Tokens follow Redis TIME; the client's clock matters only for the local
+// validity, which the drift factor covers. Do not write the counter: one
+// set without a TTL would be incremented forever, defeating the guard
+// against rolled-back counters.
 //
 // # Failure modes
 //

@@ -51,7 +51,6 @@ var (
 // Defaults for the zero fields of [RedisOptions].
 const (
 	defaultPrefix      = "lock:"
-	defaultFenceTTL    = 7 * 24 * time.Hour
 	defaultWaitTimeout = 100 * time.Millisecond
 )
 
@@ -59,15 +58,6 @@ const (
 type RedisOptions struct {
 	// Prefix starts every key. It must not contain '{'. Default "lock:".
 	Prefix string
-
-	// FenceTTL is how long a key's fencing counter outlives the last
-	// acquisition that wrote it: one that found the counter missing, more
-	// than a millisecond old or ahead of the client's clock (acquisitions
-	// less than a millisecond apart only increment it). Default 7 days;
-	// negative: forever. Tokens stay increasing after the counter expires
-	// (see the package doc), so the TTL only stops one counter per lock
-	// name from accumulating.
-	FenceTTL time.Duration
 
 	// WaitReplicas, when positive, makes every acquisition wait (Redis WAIT)
 	// until that many replicas of the key's master acknowledged it, so that
@@ -96,7 +86,6 @@ type RedisOptions struct {
 type Redis struct {
 	c           Client
 	prefix      string
-	fenceTTL    any // milliseconds as a string, "0": none; boxed once
 	wait        int
 	waitTimeout time.Duration
 	allowUnrepl bool
@@ -119,20 +108,12 @@ func NewRedis(c Client, o RedisOptions) *Redis {
 	if o.Prefix == "" {
 		o.Prefix = defaultPrefix
 	}
-	var fence time.Duration
-	switch {
-	case o.FenceTTL == 0:
-		fence = defaultFenceTTL
-	case o.FenceTTL > 0:
-		fence = max(o.FenceTTL, time.Millisecond)
-	}
 	if o.WaitTimeout == 0 {
 		o.WaitTimeout = defaultWaitTimeout
 	}
 	return &Redis{
 		c:           c,
 		prefix:      o.Prefix,
-		fenceTTL:    any(strconv.FormatInt(fence.Milliseconds(), 10)),
 		wait:        o.WaitReplicas,
 		waitTimeout: o.WaitTimeout,
 		allowUnrepl: o.AllowUnreplicated,
@@ -161,18 +142,11 @@ func (r *Redis) keys(key string) []string {
 // Acquire implements [Backend] with acquire.lua, then WAIT when
 // WaitReplicas is set.
 func (r *Redis) Acquire(ctx context.Context, key, owner string, ttl time.Duration) (Grant, bool, error) {
-	return r.acquire(ctx, key, owner, ttl, time.Now().UnixMicro())
-}
-
-// acquire is Acquire with the client clock now, in µs since the Unix epoch,
-// which only decides whether the script reads the server clock (see
-// acquire.lua).
-func (r *Redis) acquire(ctx context.Context, key, owner string, ttl time.Duration, now int64) (Grant, bool, error) {
 	keys := r.keys(key)
 	if r.wait > 0 {
-		return r.acquireWait(ctx, key, keys, owner, ttl, now)
+		return r.acquireWait(ctx, key, keys, owner, ttl)
 	}
-	return parseAcquire(acquireScript.Run(ctx, r.c, keys, owner, ms(ttl), r.fenceTTL, now).Int64())
+	return parseAcquire(acquireScript.Run(ctx, r.c, keys, owner, ms(ttl)).Int64())
 }
 
 func parseAcquire(tok int64, err error) (Grant, bool, error) {
@@ -192,7 +166,7 @@ type clusterClient interface {
 
 // acquireWait acquires and runs WAIT on one connection of the key's master:
 // WAIT counts the replicas that acknowledged that connection's writes.
-func (r *Redis) acquireWait(ctx context.Context, key string, keys []string, owner string, ttl time.Duration, now int64) (Grant, bool, error) {
+func (r *Redis) acquireWait(ctx context.Context, key string, keys []string, owner string, ttl time.Duration) (Grant, bool, error) {
 	var node *redis.Client
 	switch c := r.c.(type) {
 	case *redis.Client:
@@ -207,7 +181,7 @@ func (r *Redis) acquireWait(ctx context.Context, key string, keys []string, owne
 	}
 	conn := node.Conn()
 	defer conn.Close()
-	g, ok, err := parseAcquire(acquireScript.Run(ctx, conn, keys, owner, ms(ttl), r.fenceTTL, now).Int64())
+	g, ok, err := parseAcquire(acquireScript.Run(ctx, conn, keys, owner, ms(ttl)).Int64())
 	if err != nil || !ok {
 		return g, ok, err
 	}
@@ -261,7 +235,7 @@ func (r *Redis) TTL(ctx context.Context, key, owner string) (time.Duration, bool
 
 // raise lifts key's fencing counter to at least tok while owner holds it.
 func (r *Redis) raise(ctx context.Context, key, owner string, tok uint64) (bool, error) {
-	n, err := raiseScript.Run(ctx, r.c, r.keys(key), owner, strconv.FormatUint(tok, 10), r.fenceTTL).Int64()
+	n, err := raiseScript.Run(ctx, r.c, r.keys(key), owner, strconv.FormatUint(tok, 10)).Int64()
 	if err != nil {
 		return false, err
 	}
