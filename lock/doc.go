@@ -38,11 +38,11 @@
 //
 // A token is issued by the same script that takes the lock, so it costs no
 // extra round trip. It follows the server clock in microseconds, and a
-// short-lived per-key counter keeps it increasing within a millisecond. The
+// short-lived per-key counter keeps it increasing in between. The
 // script INCRements the counter: if the counter was there, the result is
 // the token, with no clock read; if INCR created it (or it was not a
 // number), the script reads Redis TIME, and the token is the time + 1µs,
-// stored as the counter with a 1ms TTL (so it lives 1-2ms). Every token a
+// stored as the counter with a 5ms TTL (so it lives 5-6ms). Every token a
 // counter issues is below the time it expires (each script takes well
 // over 1µs), so the clock then gives a greater one: tokens strictly
 // increase while the server clock does not step back. A lost counter
@@ -51,15 +51,18 @@
 // to a replica that missed the last acquisitions, or by a restart from an
 // older snapshot, comes back with the absolute expiry it had, so it has
 // expired by then and the clock takes over, unless the new master took
-// over within a millisecond or its clock is behind the old one's: keep
+// over within 6ms of the last write it kept (Redis Cluster waits
+// node-timeout and then at least 500ms before electing a replica, Sentinel
+// waits down-after-milliseconds, a restart needs a supervisor) or its clock
+// is behind the old one's: keep
 // clocks synchronised (NTP), as any use of time in a lock requires. The
 // client's clock plays no part. A counter that Redlock raises ahead of a
 // server's clock lives until that clock passes it.
 //
-// The counter never outlives its use by more than 2ms, so fencing leaves
+// The counter never outlives its use by more than 6ms, so fencing leaves
 // no keys behind, and the acquisition script is bsm/redislock's SET NX PX
-// plus one INCR, plus TIME and SET for the first acquisition in a
-// millisecond: an uncontended Obtain+Release costs within a few percent of
+// plus one INCR, plus TIME and SET for the first acquisition of a key in
+// 5ms: an uncontended Obtain+Release costs about the same as
 // redislock's, which issues no token (bench/lock measures both side by
 // side).
 //
@@ -82,7 +85,7 @@
 // the quorum's highest, and the quorum's counters are raised to it before
 // Obtain returns, so every later quorum issues a greater one. That costs
 // one more parallel round trip, to the servers that issued a lower token;
-// there are none when the key was taken less than a millisecond earlier
+// there are none when the key was taken less than 5ms earlier
 // on the same servers, whose counters then agree and all issue the same
 // token. RedlockOptions.UnsyncedTokens skips it. It survives the
 // loss of a minority of servers, but it is only as safe as its timing
@@ -104,7 +107,7 @@
 // For key k and RedisOptions.Prefix p (default "lock:"):
 //
 //	p{k}        string, the owner's random token, with the lock's TTL
-//	p{k}:fence  string, the last fencing token, for 1-2ms (see Fencing tokens)
+//	p{k}:fence  string, the last fencing token, for 5-6ms (see Fencing tokens)
 //
 // Both share the hash tag {k}, so each script touches one Cluster slot.
 // Tokens follow Redis TIME; the client's clock matters only for the local

@@ -50,14 +50,14 @@ func TestRedisKeys(t *testing.T) {
 			pttl, err := rdb.PTTL(ctx, lockKey).Result()
 			require.NoError(t, err)
 			assert.InDelta(t, float64(5*time.Second), float64(pttl), float64(time.Second))
-			// The counter holds the token for 1-2ms (it may be gone already).
+			// The counter holds the token for 5-6ms (it may be gone already).
 			if tok, err := rdb.Get(ctx, fenceKey).Uint64(); !errors.Is(err, redis.Nil) {
 				require.NoError(t, err)
 				assert.Equal(t, lk.Token(), tok)
 			}
 			pttl, err = rdb.PTTL(ctx, fenceKey).Result()
 			require.NoError(t, err)
-			assert.LessOrEqual(t, pttl, 2*time.Millisecond, "the counter is short-lived")
+			assert.LessOrEqual(t, pttl, 6*time.Millisecond, "the counter is short-lived")
 			if s.name == "cluster" {
 				s1, err := rdb.ClusterKeySlot(ctx, lockKey).Result()
 				require.NoError(t, err)
@@ -68,7 +68,7 @@ func TestRedisKeys(t *testing.T) {
 
 			// No key outlives its use: the counter is gone before the lock,
 			// the lock at Release.
-			time.Sleep(5 * time.Millisecond)
+			time.Sleep(10 * time.Millisecond)
 			n, err := rdb.Exists(ctx, lockKey, fenceKey).Result()
 			require.NoError(t, err)
 			assert.Equal(t, int64(1), n)
@@ -171,7 +171,7 @@ func TestRedisTokensSurviveStaleCounter(t *testing.T) {
 					assert.Greater(t, tok, last)
 					last = tok
 				}
-				time.Sleep(3 * time.Millisecond) // no failover is faster
+				time.Sleep(10 * time.Millisecond) // no failover is faster
 				// go-redis has no ABSTTL option: send it as a raw command.
 				err := rdb.Do(ctx, "RESTORE", fence, int64(exp/time.Millisecond), dump, "REPLACE", "ABSTTL").Err()
 				require.NoError(t, err)

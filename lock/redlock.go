@@ -38,7 +38,7 @@ type RedlockOptions struct {
 // returned, every server of the quorum that issued a lower one raises its
 // counter to it (one more parallel round trip), so any later quorum, which
 // shares a server with this one, issues a greater token. When the key was
-// taken less than a millisecond earlier, the servers' counters agree and
+// taken less than 5ms earlier, the servers' counters agree and
 // each issues the same token (see the package doc), so no raise is needed.
 //
 // Safety caveats (see the package doc): Redlock assumes bounded clock drift

@@ -128,7 +128,7 @@ func TestRedlockUnsyncedTokens(t *testing.T) {
 }
 
 // TestRedlockCountersAgree: after each acquisition every server's counter
-// holds the issued token (or has expired: counters live 1-2ms), whether the
+// holds the issued token (or has expired: counters live 5-6ms), whether the
 // servers issued it alike (the key was taken less than a millisecond
 // before: each incremented the same counter) or the lower ones were raised
 // to it.
