@@ -22,10 +22,10 @@
 // (BenchmarkSet).
 //
 //	              lookup       peak/mean  11th node joins       leave          weights    memory@100
-//	Ring          O(1) table   1.03       9.00% moved, 0 needl. only its keys  ~3.6% err  2.0 MB
-//	Maglev        O(1) 1 read  1.007      9.34%, 0.23% needl.   +0.2% needl.   0.7% err   139 KB
-//	Rendezvous    O(N)         1.003      9.12%, 0 needless     only its keys  0.5% err   11 KB
-//	Jump          O(log N)     1.003      9.10%, 0 needless     last: clean;   none       8 KB
+//	Ring          O(1) table   1.04       9.14% moved, 0 needl. only its keys  ~4.0% err  2.0 MB
+//	Maglev        O(1) 1 read  1.003      9.31%, 0.25% needl.   +0.2% needl.   0.6% err   139 KB
+//	Rendezvous    O(N)         1.003      9.07%, 0 needless     only its keys  0.5% err   11 KB
+//	Jump          O(log N)     1.004      9.07%, 0 needless     last: clean;   none       8 KB
 //	                                                            other: ~2/N
 //
 // Pick Ring for a cache or session tier, anything that needs replica sets
@@ -57,8 +57,9 @@
 // Membership errors (ErrEmptyName, ErrDuplicate, ErrInvalidWeight,
 // ErrNotFound, ErrUnsupported, ErrTooManyNodes) leave the ring unchanged.
 // Lookups on an empty ring return ok == false; nothing panics on bad input.
-// Options.Hash swaps xxhash for another 64-bit hash; tests use one whose
-// values can be computed by hand.
+// Keys and node names are hashed with XXH3 (64-bit, seed 0), which xxHash
+// libraries in other languages reproduce; Options.Hash swaps it for another
+// 64-bit hash, and tests use one whose values can be computed by hand.
 //
 // # Concurrency
 //

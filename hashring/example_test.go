@@ -20,14 +20,14 @@ func ExampleRing() {
 		fmt.Println(user, "->", node)
 	}
 	// Output:
-	// alice -> auth-a
-	// bob -> auth-a
+	// alice -> auth-b
+	// bob -> auth-c
 	// carol -> auth-b
 	// dave -> auth-a
 	// erin -> auth-c
-	// frank -> auth-a
-	// grace -> auth-c
-	// heidi -> auth-a
+	// frank -> auth-b
+	// grace -> auth-b
+	// heidi -> auth-b
 }
 
 // A replica set: the owner and the next distinct nodes clockwise. Reusing
@@ -39,7 +39,7 @@ func ExampleRing_GetN() {
 	buf = r.GetN("invoice:1234", 3, buf[:0])
 	fmt.Println(buf)
 	// Output:
-	// [db-1 db-2 db-4]
+	// [db-3 db-4 db-5]
 }
 
 // Bounded loads: the ring holds the caller's own backend values, and live
@@ -66,7 +66,7 @@ func ExampleRing_GetBounded() {
 	fmt.Println("chosen:", b.addr)
 	// Output:
 	// owner: 10.0.0.3:80
-	// chosen: 10.0.0.1:80
+	// chosen: 10.0.0.2:80
 }
 
 // Weights: a node of weight 2 gets about twice the keys.
@@ -83,7 +83,7 @@ func ExampleRing_AddWeighted() {
 	// varies by about 1/sqrt(2*VirtualNodes*weight) (2.2% here) around it.
 	fmt.Printf("big/small = %.1f\n", float64(counts["big"])/float64(counts["small"]))
 	// Output:
-	// big/small = 1.9
+	// big/small = 2.0
 }
 
 // Bad input is reported, never a panic.
@@ -115,10 +115,10 @@ func ExamplePicker() {
 		fmt.Println(name, node, p.GetN("session:42", 2, nil))
 	}
 	// Output:
-	// ring n3 [n3 n1]
-	// maglev n2 [n2 n1]
-	// rendezvous n2 [n2 n3]
-	// jump n2 [n2 n4]
+	// ring n1 [n1 n3]
+	// maglev n2 [n2 n3]
+	// rendezvous n1 [n1 n2]
+	// jump n4 [n4 n3]
 }
 
 // A pluggable hash: CRC-32 as groupcache uses, shifted into the high bits
@@ -141,6 +141,6 @@ func ExampleJump() {
 	fmt.Println(n, hashring.JumpHash(12345, 3))
 	fmt.Println(j.AddWeighted("shard-3", "shard-3", 2))
 	// Output:
-	// shard-1 1
+	// shard-2 1
 	// hashring: not supported by this algorithm: Jump has no weights ("shard-3" has weight 2)
 }

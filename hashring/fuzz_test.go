@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cespare/xxhash/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -71,17 +70,22 @@ func isDocumented(err error) bool {
 	return false
 }
 
-// FuzzHashShort: the default key hash, computed in Go for short keys
-// (sum64Short), equals xxhash.Sum64String for any input.
-func FuzzHashShort(f *testing.F) {
-	for _, s := range []string{"", "a", "abc", "abcd", "user:1", "user:12345678901", "0123456789abcdef0123456789abcde", strings.Repeat("\xff", 40)} {
-		f.Add(s)
+// FuzzXXH3: the default key hash, XXH3, never panics and equals the
+// specification's reference (refXXH3) for any input, whether hashed as a
+// key (hashKey, XXH3, the short path) or as a []byte (the Ring's labels).
+func FuzzXXH3(f *testing.F) {
+	for _, n := range []int{0, 1, 3, 4, 8, 9, 16, 17, 31, 32, 33, 128, 129, 240, 241, 1024, 1025} {
+		f.Add(goldenInput(n))
 	}
+	f.Add("user:12345678901")
+	f.Add(strings.Repeat("\xff", 300))
 	f.Fuzz(func(t *testing.T, s string) {
-		want := xxhash.Sum64String(s)
+		want := refXXH3([]byte(s))
+		require.Equal(t, want, XXH3(s))
 		require.Equal(t, want, hashKey(nil, s))
-		if len(s) < shortKey {
-			require.Equal(t, want, sum64Short(s))
+		require.Equal(t, want, xxh3([]byte(s)))
+		if len(s) <= xxh3ShortMax {
+			require.Equal(t, want, xxh3Short(s))
 		}
 	})
 }

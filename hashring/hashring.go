@@ -6,8 +6,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-
-	"github.com/cespare/xxhash/v2"
 )
 
 // Hash maps a key (or a virtual-node label "name#i") to a 64-bit value. It
@@ -104,8 +102,10 @@ type Algorithm[N any] interface {
 // and fields an algorithm does not use are ignored by it. Constructors copy
 // Options.
 type Options struct {
-	// Hash hashes keys and node labels. Default (nil): xxhash (XXH64,
-	// seed 0) of the string's bytes.
+	// Hash hashes keys and node labels. Default (nil): XXH3, the 64-bit
+	// XXH3 hash (seed 0, default secret) of the string's bytes, as
+	// XXH3_64bits in the xxHash reference implementation and HashString in
+	// github.com/zeebo/xxh3 compute it.
 	Hash Hash
 	// VirtualNodes is Ring's number of virtual nodes per unit of weight.
 	// Default (0): DefaultVirtualNodes. Negative values panic in NewRing.
@@ -116,15 +116,15 @@ type Options struct {
 	TableSize int
 }
 
-// hashKey hashes with the configured function; nil means xxhash, called
+// hashKey hashes with the configured function; nil means XXH3, called
 // directly so the common case has no indirect call, and for short keys
-// computed by sum64Short.
+// computed by xxh3Short, a leaf function.
 func hashKey(h Hash, s string) uint64 {
 	if h == nil {
-		if len(s) < shortKey {
-			return sum64Short(s)
+		if len(s) <= xxh3ShortMax {
+			return xxh3Short(s)
 		}
-		return xxhash.Sum64String(s)
+		return xxh3(s)
 	}
 	return h(s)
 }
@@ -140,7 +140,7 @@ func (l *labelHasher) hash(name string, i int) uint64 {
 	l.buf = append(l.buf, '#')
 	l.buf = appendInt(l.buf, i)
 	if l.h == nil {
-		return xxhash.Sum64(l.buf)
+		return xxh3(l.buf)
 	}
 	return l.h(string(l.buf))
 }

@@ -5,12 +5,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
-	"github.com/cespare/xxhash/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -475,47 +473,5 @@ func TestGetNAppends(t *testing.T) {
 		require.Len(t, got, 3, ac.name)
 		assert.Equal(t, "keep", got[0], ac.name)
 		assert.NotEqual(t, got[1], got[2], ac.name)
-	}
-}
-
-// TestSum64Short: the default key hash (sum64Short below shortKey bytes,
-// xxhash above) equals xxhash.Sum64String for every length 0..64, over
-// random bytes, all-zero and all-0xff strings (the extremes of each lane).
-func TestSum64Short(t *testing.T) {
-	const seed = 11
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 12))
-	for n := 0; n <= 64; n++ {
-		t.Run(fmt.Sprintf("len=%d", n), func(t *testing.T) {
-			inputs := []string{strings.Repeat("\x00", n), strings.Repeat("\xff", n)}
-			for range 200 {
-				b := make([]byte, n)
-				for i := range b {
-					b[i] = byte(rng.Uint32())
-				}
-				inputs = append(inputs, string(b))
-			}
-			for _, s := range inputs {
-				want := xxhash.Sum64String(s)
-				assert.Equal(t, want, hashKey(nil, s), "hashKey(%q)", s)
-				if n < shortKey {
-					assert.Equal(t, want, sum64Short(s), "sum64Short(%q)", s)
-				}
-			}
-		})
-	}
-	// Every algorithm's Get hashes with it: Get(key) == GetHash(xxhash(key)).
-	type hashGetter interface{ GetHash(uint64) (string, bool) }
-	for _, ac := range algoCases {
-		a := smallAlgo(ac.name)
-		require.NoError(t, a.Set(Names(nodeNames(20)...)))
-		for _, k := range qualityKeys(500) {
-			for _, n := range []int{1, 17, 31, 32, 40} {
-				key := strings.Repeat(k, 3)[:n]
-				want, _ := a.(hashGetter).GetHash(xxhash.Sum64String(key))
-				got, _ := a.Get(key)
-				assert.Equal(t, want, got, "%s.Get(%q)", ac.name, key)
-			}
-		}
 	}
 }

@@ -7,8 +7,6 @@ import (
 	"math/bits"
 	"sync"
 	"sync/atomic"
-
-	"github.com/cespare/xxhash/v2"
 )
 
 // DefaultMaglevTableSize is Maglev's default table size: the largest prime
@@ -108,10 +106,10 @@ func (g *Maglev[N]) Get(key string) (N, bool) {
 	}
 	var h uint64
 	if s.hash == nil { // hashKey by hand: it is too big to inline
-		if len(key) < shortKey {
-			h = sum64Short(key)
+		if len(key) <= xxh3ShortMax {
+			h = xxh3Short(key)
 		} else {
-			h = xxhash.Sum64String(key)
+			h = xxh3(key)
 		}
 	} else {
 		h = s.hash(key)

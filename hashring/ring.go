@@ -8,8 +8,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-
-	"github.com/cespare/xxhash/v2"
 )
 
 // DefaultVirtualNodes is Ring's default number of virtual nodes per unit of
@@ -30,7 +28,7 @@ const maxRingPoints = 1 << 28
 //
 // Placement. A node of weight w gets c = max(1, round(V*w)) virtual nodes,
 // where V is Options.VirtualNodes (default DefaultVirtualNodes). Virtual
-// node i of node "name" is at hash("name#i") (xxhash by default, see
+// node i of node "name" is at hash("name#i") (XXH3 by default, see
 // Options.Hash): a function of (name, i) alone, so positions never depend
 // on the other members or on insertion order, and a join or leave never
 // shifts anyone else's points. Tests can compute rings by hand. Because
@@ -167,10 +165,10 @@ func (r *Ring[N]) Get(key string) (N, bool) {
 	}
 	var h uint64
 	if s.hash == nil { // hashKey by hand: it is too big to inline
-		if len(key) < shortKey {
-			h = sum64Short(key)
+		if len(key) <= xxh3ShortMax {
+			h = xxh3Short(key)
 		} else {
-			h = xxhash.Sum64String(key)
+			h = xxh3(key)
 		}
 	} else {
 		h = s.hash(key)

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cespare/xxhash/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -102,14 +101,16 @@ func TestRingPlacement(t *testing.T) {
 		pl := newPlacement(v, nil)
 		pts := pl.appendPoints(nil, "node", 25)
 		for i, p := range pts {
-			require.Equal(t, xxhash.Sum64String("node#"+strconv.Itoa(i)), p, "V=%d, point %d", v, i)
+			require.Equal(t, XXH3("node#"+strconv.Itoa(i)), p, "V=%d, point %d", v, i)
 		}
 		assert.Equal(t, pts[:10], pl.appendPoints(nil, "node", 10))
 	}
 }
 
 // referenceOwner finds the point owning h by brute force over all points:
-// the nearest one, a tie going to the point h follows clockwise.
+// the nearest one, a tie going to the point h follows clockwise. Of points
+// at the same position (possible with a narrow hash), the first in ring
+// order owns the hashes before them and the last the hashes after them.
 func referenceOwner(pts []uint64, h uint64) int {
 	best, bestD, bestAfter := -1, uint64(0), false
 	for k, p := range pts {
@@ -118,7 +119,7 @@ func referenceOwner(pts []uint64, h uint64) int {
 		if after <= before {
 			d, isAfter = after, true
 		}
-		if best < 0 || d < bestD || (d == bestD && isAfter && !bestAfter) {
+		if best < 0 || d < bestD || (d == bestD && isAfter && (!bestAfter || pts[best] == p)) {
 			best, bestD, bestAfter = k, d, isAfter
 		}
 	}
@@ -223,7 +224,7 @@ func TestRingTablesExhaustive(t *testing.T) {
 	}
 }
 
-// digitsHashOr is xxhash for anything (used to build a narrow-range hash).
+// digitsHashOr is the default hash for anything (used to build a narrow-range hash).
 func digitsHashOr(s string) uint64 { return hashKey(nil, s) }
 
 func TestRingBoundedLoads(t *testing.T) {
