@@ -67,9 +67,6 @@ type bytesOrString interface{ string | []byte }
 // exactly as Options{} does, only through an indirect call. XXH3 does not
 // allocate.
 func XXH3(s string) uint64 {
-	if len(s) <= xxh3ShortMax {
-		return xxh3Short(s)
-	}
 	return xxh3(s)
 }
 
